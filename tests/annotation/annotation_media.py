@@ -1,0 +1,112 @@
+"""Synthetic but real media for the annotation tests: an H.264 screen recording
+written with PyAV (scenes with drawn text, optional white flash) and a classic
+pcap written byte by byte with ``struct`` (Ethernet / IPv4 / TCP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+PHONE = "10.0.0.2"
+SERVER = "93.184.216.34"
+
+
+def make_recording(path, *, duration: float, scene_changes, fps: int = 10, size=(160, 120),
+                   creation_time: float | None = None, flash_at: float | None = None, seed: int = 0,
+                   codec: str = "libx264") -> list[float]:
+    """Write a screen recording: a new scene (colour + text) at each time in ``scene_changes``
+    (video seconds); between changes the picture is still, except a small clock digit that changes
+    every second. ``flash_at``: one full-white frame at that time. Returns the frame times."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    changes = sorted(scene_changes)
+    out = av.open(str(path), mode="w")
+    if creation_time is not None:
+        out.metadata["creation_time"] = dt.datetime.fromtimestamp(creation_time, dt.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+    stream = out.add_stream(codec, rate=fps)
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    if codec == "libx264":
+        stream.options = {"preset": "ultrafast", "g": str(2 * fps)}
+    colors = [tuple(int(c) for c in rng.integers(0, 200, 3)) for _ in range(len(changes) + 1)]
+    times = []
+    n = int(round(duration * fps))
+    flash_index = int(round(flash_at * fps)) if flash_at is not None else None
+    for i in range(n):
+        t = i / fps
+        scene = int(np.searchsorted(changes, t, side="right"))
+        if i == flash_index:
+            img = Image.new("RGB", size, (255, 255, 255))
+        else:
+            img = Image.new("RGB", size, colors[scene])
+            d = ImageDraw.Draw(img)
+            d.rectangle([10, 10 + 7 * (scene % 8), size[0] - 10, 40 + 7 * (scene % 8)], fill=(240, 240, 240))
+            d.text((14, 14 + 7 * (scene % 8)), f"scene {scene}", fill=(0, 0, 0))
+            d.text((size[0] - 24, size[1] - 14), str(int(t) % 10), fill=(255, 255, 255))
+        frame = av.VideoFrame.from_image(img)
+        frame.pts = i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        times.append(t)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return times
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def _ip(a: str) -> bytes:
+    return bytes(int(x) for x in a.split("."))
+
+
+def write_pcap(path, packets) -> None:
+    """``packets``: iterable of ``(timestamp_s, uplink: bool, ip_total_len)``; writes Ethernet/IPv4/TCP
+    frames between :data:`PHONE` and :data:`SERVER` (payload zero bytes), microsecond pcap."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for k, (ts, up, ip_len) in enumerate(packets):
+            ip_len = max(40, int(ip_len))
+            src, dst = (PHONE, SERVER) if up else (SERVER, PHONE)
+            sport, dport = (40000, 443) if up else (443, 40000)
+            tcp = struct.pack("!HHIIBBHHH", sport, dport, k, 0, 5 << 4, 0x18, 65535, 0, 0)
+            payload = b"\0" * (ip_len - 40)
+            hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, k & 0xFFFF, 0, 64, 6, 0, _ip(src), _ip(dst))
+            hdr = hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:]
+            eth = b"\x02\0\0\0\0\x01" + b"\x02\0\0\0\0\x02" + b"\x08\x00"
+            frame = eth + hdr + tcp + payload
+            sec = int(ts)
+            usec = int(round((ts - sec) * 1e6))
+            if usec >= 1_000_000:
+                sec, usec = sec + 1, usec - 1_000_000
+            f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+            f.write(frame)
+
+
+def burst_traffic(burst_times, *, start: float, end: float, seed: int = 0, background_rate: float = 2.0,
+                  burst_packets: int = 60, burst_len: float = 0.6):
+    """Packets for :func:`write_pcap`: sparse background (``background_rate`` packets/s, small) plus a
+    burst of ``burst_packets`` large downlink packets over ``burst_len`` s starting at each burst time."""
+    rng = np.random.default_rng(seed)
+    pk = []
+    n_bg = int((end - start) * background_rate)
+    for t in np.sort(rng.uniform(start, end, n_bg)):
+        pk.append((float(t), bool(rng.random() < 0.5), int(rng.integers(52, 120))))
+    for b in burst_times:
+        for t in np.sort(b + rng.uniform(0, burst_len, burst_packets)):
+            pk.append((float(t), False, 1500))
+        pk.append((float(b), True, 600))
+    pk.sort()
+    return pk
