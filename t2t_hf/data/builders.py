@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import datasets
+from datasets.exceptions import DatasetGenerationError
 
 from ..errors import T2TInputError
 from . import schema
@@ -153,6 +154,18 @@ class T2TCaptionsBuilder(datasets.GeneratorBasedBuilder):
             raise T2TInputError(f"window must be a positive number of seconds, got {cfg.window}")
         if cfg.source == "sim" and (int(cfg.num_windows) < 1):
             raise T2TInputError(f"num_windows must be at least 1, got {cfg.num_windows}")
+
+    def download_and_prepare(self, *args, **kwargs):
+        """As in ``datasets``, but bad input surfaces as T2TInputError, not as DatasetGenerationError."""
+        try:
+            return super().download_and_prepare(*args, **kwargs)
+        except DatasetGenerationError as e:
+            cause = e.__cause__
+            while cause is not None and not isinstance(cause, T2TInputError):
+                cause = cause.__cause__
+            if cause is not None:
+                raise cause from None
+            raise
 
     def _info(self) -> datasets.DatasetInfo:
         citation = T2T_CITATION
@@ -264,6 +277,9 @@ class T2TCaptionsBuilder(datasets.GeneratorBasedBuilder):
             raise T2TInputError(f"{len(missing)} capture(s) have no caption file beside them, e.g. {missing[0]}: "
                                 f"add {Path(missing[0]).stem}{CAPTION_SUFFIXES[0]} or {Path(missing[0]).stem}.srt "
                                 "next to it")
+        for caps in splits.values():  # read every caption file now: a bad one fails before any work
+            for c in caps:
+                _check_records(read_caption_file(find_caption_file(c)), find_caption_file(c))
         return splits
 
     def _generate_pcap(self, captures: Sequence[str]) -> Iterator[dict]:
@@ -299,14 +315,7 @@ def capture_examples(path: str | os.PathLike, *, captions: str | os.PathLike | N
     if cap_file is None:
         raise T2TInputError(f"no caption file beside the capture: add {path.stem}.jsonl or {path.stem}.srt",
                             path=str(path))
-    records = read_caption_file(cap_file)
-    for r in records:
-        if r.app_type is not None and r.app_type not in schema.APP_TYPES:
-            raise T2TInputError(f"record at {r.start:g}-{r.end:g} s: app_type {r.app_type!r} is not one of "
-                                f"{schema.APP_TYPES}", path=str(cap_file))
-        if r.environment is not None and r.environment not in schema.ENVIRONMENTS:
-            raise T2TInputError(f"record at {r.start:g}-{r.end:g} s: environment {r.environment!r} is not one of "
-                                f"{schema.ENVIRONMENTS}", path=str(cap_file))
+    records = _check_records(read_caption_file(cap_file), cap_file)
     table = read_capture(path)
     if len(table) == 0:
         raise T2TInputError("the capture holds no IP packets, so it gives no windows", path=str(path))
@@ -361,6 +370,17 @@ def load_corpus(config_name: str = "sim", *, cache_dir: str | os.PathLike | None
         return builder.as_streaming_dataset(split=split)
     builder.download_and_prepare()
     return builder.as_dataset(split=split)
+
+
+def _check_records(records, cap_file):
+    for r in records:
+        if r.app_type is not None and r.app_type not in schema.APP_TYPES:
+            raise T2TInputError(f"record at {r.start:g}-{r.end:g} s: app_type {r.app_type!r} is not one of "
+                                f"{schema.APP_TYPES}", path=str(cap_file))
+        if r.environment is not None and r.environment not in schema.ENVIRONMENTS:
+            raise T2TInputError(f"record at {r.start:g}-{r.end:g} s: environment {r.environment!r} is not one of "
+                                f"{schema.ENVIRONMENTS}", path=str(cap_file))
+    return records
 
 
 def _is_capture(name: str) -> bool:

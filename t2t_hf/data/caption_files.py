@@ -49,7 +49,7 @@ class CaptionRecord:
         start, end: seconds (relative to the capture start, or absolute Unix time); ``end > start``.
         caption: the caption text (non-empty).
         model, prompt_version: what wrote the caption (annotation pipeline), optional.
-        frame_times: seconds of the video frames the caption was made from, optional.
+        frame_times: seconds (on the screen recording's clock) of the frames the caption was made from, optional.
         app, app_type, activity, user, environment: labels, optional.
     """
 
@@ -266,7 +266,8 @@ def caption_times_on_capture_clock(records: Sequence[CaptionRecord], capture_sta
             ``"auto"``: absolute when every start is above 1e8 s (after
             March 1973), else relative.
 
-    Returns new records with ``start``/``end`` (and ``frame_times``) on the capture clock.
+    Returns new records with ``start``/``end`` on the capture clock (``frame_times``, which are
+    seconds of the screen recording, are kept as they are).
     """
     if time_base not in ("auto", "relative", "absolute"):
         raise T2TInputError(f"time_base must be 'auto', 'relative' or 'absolute', got {time_base!r}")
@@ -277,8 +278,6 @@ def caption_times_on_capture_clock(records: Sequence[CaptionRecord], capture_sta
     for r in records:
         d = dict(r.__dict__)
         d["start"], d["end"] = r.start + offset, r.end + offset
-        if r.frame_times is not None:
-            d["frame_times"] = [t + offset for t in r.frame_times]
         out.append(CaptionRecord(**d))
     return out
 

@@ -97,7 +97,7 @@ def test_bad_files(tmp_path):
 def test_time_base_and_best_caption():
     t0 = 1_700_000_000.0
     rel = caption_times_on_capture_clock(RECORDS, t0)
-    assert rel[0].start == t0 and rel[1].end == t0 + 30.0 and rel[0].frame_times[1] == t0 + 5.0
+    assert rel[0].start == t0 and rel[1].end == t0 + 30.0 and rel[0].frame_times[1] == 5.0  # video clock
     absolute = [CaptionRecord(t0 + 1, t0 + 2, "x")]
     assert caption_times_on_capture_clock(absolute, t0)[0].start == t0 + 1  # auto: already on the capture clock
     assert caption_times_on_capture_clock(absolute, t0, "relative")[0].start == 2 * t0 + 1
