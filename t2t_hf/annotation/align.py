@@ -15,9 +15,10 @@ Three ways to get it:
 * :func:`align_auto`: correlates on-screen change (differences between
   consecutive frames) with traffic volume (bytes per time bin) over all
   candidate offsets and reports the best offset with a confidence.
-* :func:`align_marker`: a marker the user recorded: a full-white flash frame
-  shown at a known capture-clock time, or pairs ``(video time, clock time)``
-  read off a clock visible in the recording.
+* :func:`align_marker`: a marker the user recorded: the timecode page of
+  :mod:`~t2t_hf.annotation.marker` (the phone's clock, machine-readable, on
+  screen), a full-white flash frame shown at a known capture-clock time, or
+  pairs ``(video time, clock time)`` read off a clock visible in the recording.
 """
 
 from __future__ import annotations
@@ -298,27 +299,50 @@ def find_flash_frames(info: VideoInfo, *, min_level: float = 235.0, max_spread: 
 
 
 def align_marker(info: VideoInfo, *, marker_time=None, clock_pairs: Sequence[tuple[float, object]] | None = None,
-                 max_disagreement: float = 1.0) -> Alignment:
+                 max_disagreement: float = 1.0, scan_seconds: float | None = None) -> Alignment:
     """Alignment from a marker the user recorded.
 
-    Two forms (give one):
+    Three forms:
 
+    * neither argument: the **timecode marker**. The user showed the marker page
+      (:func:`t2t_hf.annotation.marker.write_marker_page`) on the phone while recording; every
+      frame that shows it carries the phone's clock in milliseconds. ``offset`` is the median of
+      ``clock - video time`` over the decoded frames; ``confidence`` is the fraction of them within
+      0.1 s of it; ``details`` has the count and spread. ``scan_seconds`` limits the search to the
+      start of the recording.
     * ``marker_time``: the capture-clock time (epoch seconds or ISO 8601) at which a full-white
       screen was shown (e.g. a white image opened full screen while noting the time on the
       capture host). The first flash in the recording is found (:func:`find_flash_frames`);
       ``offset = marker_time - flash_video_time``. ``details["uncertainty_s"]`` is the gap to the
       frame before the flash (the flash began somewhere in it).
-    * ``clock_pairs``: ``[(video_seconds, clock_time), ...]`` read off a clock with seconds that is
-      visible in the recording (a clock app or web page, on a clock synchronised with the capture
-      host by NTP). ``offset`` is the median of ``clock_time - video_seconds``; pairs that disagree
-      by more than ``max_disagreement`` s are an error (a misread clock or a paused recording).
+    * ``clock_pairs``: ``[(video_seconds, clock_time), ...]`` read by a person off a clock with
+      seconds that is visible in the recording (a clock app or web page, on a clock synchronised
+      with the capture host by NTP). ``offset`` is the median of ``clock_time - video_seconds``;
+      pairs that disagree by more than ``max_disagreement`` s are an error (a misread clock or a
+      paused recording).
 
     Raises:
-        T2TInputError: neither or both forms given, no flash found, or pairs that disagree.
+        T2TInputError: both forms given, no marker found, or pairs that disagree.
     """
-    if (marker_time is None) == (not clock_pairs):
-        raise T2TInputError("marker alignment needs either --marker-time (capture-clock time of a full-white "
-                            "flash in the recording) or --clock-pair VIDEO_S=TIME (repeatable), not both")
+    if marker_time is not None and clock_pairs:
+        raise T2TInputError("give either --marker-time (a recorded white flash) or --clock-pair (clock readings), "
+                            "not both")
+    if marker_time is None and not clock_pairs:
+        from .marker import find_timecodes
+
+        codes = find_timecodes(info, scan_seconds=scan_seconds)
+        if not codes:
+            raise T2TInputError(
+                "no timecode marker found in the recording; record the marker page (python -m "
+                "t2t_hf.annotation.marker page.html, opened on the phone) for a few seconds, or give "
+                "--marker-time (capture time of a recorded white flash) or --clock-pair VIDEO_S=TIME", path=info.path)
+        offs = np.array([ms / 1000.0 - t for t, ms in codes])
+        off = float(np.median(offs))
+        agree = float(np.mean(np.abs(offs - off) <= 0.1))
+        return Alignment(offset=off, method="marker", confidence=agree,
+                         details={"source": "timecode", "frames": len(codes), "first_video_time": codes[0][0],
+                                  "last_video_time": codes[-1][0],
+                                  "spread_s": float(np.median(np.abs(offs - off)))})
     if clock_pairs:
         vs = np.array([float(a) for a, _ in clock_pairs])
         ts = np.array([parse_time(b) for _, b in clock_pairs])

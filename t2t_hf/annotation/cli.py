@@ -41,8 +41,9 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     al = parser.add_argument_group("clock alignment (capture time = video time + offset)")
     al.add_argument("--align", choices=["metadata", "auto", "marker"], default="metadata",
                     help="metadata: the file's creation_time (+ --offset); auto: correlate screen changes with "
-                         "traffic bursts; marker: a recorded white flash (--marker-time) or clock readings "
-                         "(--clock-pair). Default metadata")
+                         "traffic bursts; marker: the timecode page recorded on screen (python -m "
+                         "t2t_hf.annotation.marker page.html), a recorded white flash (--marker-time) or clock "
+                         "readings (--clock-pair). Default metadata")
     al.add_argument("--offset", type=float, default=None,
                     help="manual correction in seconds added to the metadata time (e.g. 2.5 if the phone clock "
                          "is 2.5 s behind the capture clock)")

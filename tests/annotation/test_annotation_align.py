@@ -103,7 +103,9 @@ def test_marker_alignment(tmp_path):
     assert b.offset == pytest.approx(T0 + 10.1, abs=0.11)
     with pytest.raises(T2TInputError, match="disagree"):
         align_marker(info, clock_pairs=[(1.0, T0 + 11.0), (10.0, T0 + 25.0)])
-    with pytest.raises(T2TInputError, match="either --marker-time"):
+    with pytest.raises(T2TInputError, match="not both"):
+        align_marker(info, marker_time=T0, clock_pairs=[(1.0, T0)])
+    with pytest.raises(T2TInputError, match="no timecode marker found"):
         align_marker(info)
     make_recording(tmp_path / "n.mp4", duration=3, scene_changes=[1.0])
     with pytest.raises(T2TInputError, match="no full-white marker"):
