@@ -358,6 +358,7 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
             while pending:
                 _finish(pending.popleft(), f, result, model_name, labels, bar)
     finally:
+        frames.close()
         for _, _, fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)

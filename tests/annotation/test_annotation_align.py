@@ -152,3 +152,33 @@ def test_low_confidence_warns(plain_video, tmp_path):
             annotate(plain_video.path, tmp_path / "noise.pcap", tmp_path / "o.jsonl", align="auto",
                      backend="local", progress=False)
     assert any(issubclass(x.category, T2TInputWarning) and "uncertain" in str(x.message) for x in w)
+
+
+def test_variable_frame_rate_recording(tmp_path):
+    """Screen recorders write a frame only when the screen changes: the frame shown at time t is the
+    last one at or before t, whatever the gaps."""
+    from fractions import Fraction
+
+    import av
+    from PIL import Image
+
+    out = av.open(str(tmp_path / "vfr.mkv"), mode="w")
+    st = out.add_stream("libx264", rate=1000)
+    st.width, st.height, st.pix_fmt = 64, 48, "yuv420p"
+    st.time_base = Fraction(1, 1000)
+    st.codec_context.time_base = Fraction(1, 1000)
+    shown = [(0, 20), (1200, 90), (1250, 160), (5000, 230)]  # (ms, gray level)
+    for pts, level in shown:
+        frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (level,) * 3))
+        frame.pts = pts
+        frame.time_base = Fraction(1, 1000)
+        for p in st.encode(frame):
+            out.mux(p)
+    for p in st.encode():
+        out.mux(p)
+    out.close()
+    info = probe_video(tmp_path / "vfr.mkv")
+    got = read_frames_at(info, [0.5, 1.2, 1.24, 1.3, 4.99, 5.0, 6.0], max_side=None)
+    assert [round(t, 3) for t, _ in got] == [0.0, 1.2, 1.2, 1.25, 1.25, 5.0, 5.0]
+    levels = [int(np.asarray(im).mean()) for _, im in got]
+    assert [abs(a - b) < 8 for a, b in zip(levels, [20, 90, 90, 160, 160, 230, 230])] == [True] * 7

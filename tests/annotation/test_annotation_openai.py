@@ -175,3 +175,13 @@ def test_cli_reports_bad_input_without_traceback(media_dir, tmp_path, capsys, mo
                "--out", str(tmp_path / "o.jsonl"), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and "API key" in err and "Traceback" not in err
+
+
+def test_readme_quotes_the_current_prompt():
+    from pathlib import Path
+
+    from t2t_hf.annotation.prompt import SYSTEM_PROMPT, USER_PROMPT
+
+    readme = (Path(__file__).resolve().parents[2] / "t2t_hf" / "annotation" / "README.md").read_text()
+    assert f"version `{PROMPT_VERSION}`" in readme
+    assert SYSTEM_PROMPT in readme and USER_PROMPT.replace("{seconds:.0f}", "{seconds}") in readme
