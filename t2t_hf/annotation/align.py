@@ -257,7 +257,8 @@ def align_auto(info: VideoInfo, timestamps: np.ndarray, sizes: np.ndarray, *, bi
         span = f"capture {c0:.3f}..{c0 + len(c) * bin_s:.3f} s, recording {info.duration:.1f} s long"
         raise T2TInputError(
             f"no offset lets the recording overlap the capture by {min_overlap:.0%} ({span}"
-            + (f", searched {prior:.3f} +- {search} s" if prior is not None and search is not None else "")
+            + (f", searched {prior:.3f} +- {search} s around the metadata time; --search 0 searches the whole "
+               "capture" if prior is not None and search is not None else "")
             + "); check that the recording and the capture were made at the same time, or align with "
               "--align metadata / --align marker", path=info.path)
     k = int(np.nanargmax(r))

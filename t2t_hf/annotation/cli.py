@@ -52,7 +52,8 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     al.add_argument("--metadata-anchor", choices=["start", "end"], default="start",
                     help="whether the file's creation_time marks the start or the end of the recording")
     al.add_argument("--search", type=float, default=300.0,
-                    help="auto: search +- this many seconds around the metadata time (when there is one)")
+                    help="auto: search +- this many seconds around the metadata time when there is one "
+                         "(default 300; 0 = the whole capture)")
     al.add_argument("--device", default=None, help="the phone's IP address (auto; default: most active device)")
     al.add_argument("--marker-time", default=None,
                     help="marker: capture-clock time (epoch or ISO 8601) at which the recorded white flash showed")

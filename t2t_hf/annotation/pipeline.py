@@ -207,7 +207,7 @@ def compute_alignment(info: VideoInfo, timestamps: np.ndarray, sizes: np.ndarray
     if video_start is not None or info.creation_time is not None:
         prior = _align.align_metadata(info, correction=correction, video_start=video_start,
                                       anchor=metadata_anchor).offset
-    return _align.align_auto(info, timestamps, sizes, prior=prior, search=search if prior is not None else None)
+    return _align.align_auto(info, timestamps, sizes, prior=prior, search=search if prior is not None and search else None)
 
 
 def _device_mask(table, device: str | None) -> np.ndarray:
@@ -258,7 +258,8 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
         video_start: capture-clock time of the first frame (epoch s or ISO 8601), overriding the tag.
         metadata_anchor: "start" or "end": what the file's creation_time marks.
         marker_time, clock_pairs: for ``align="marker"``.
-        search: for ``align="auto"`` with a metadata time: search +- this many seconds around it.
+        search: for ``align="auto"`` with a metadata time: search +- this many seconds around it
+            (None or 0: the whole capture, e.g. when the recorder's clock or time zone is wrong).
         device: the phone's address (for ``auto``; None = most active device).
         frames_per_window: frames shown to the model per window (identical frames are sent once).
         min_coverage: skip windows the recording covers for less than this fraction.

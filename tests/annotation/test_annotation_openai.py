@@ -185,3 +185,23 @@ def test_readme_quotes_the_current_prompt():
     readme = (Path(__file__).resolve().parents[2] / "t2t_hf" / "annotation" / "README.md").read_text()
     assert f"version `{PROMPT_VERSION}`" in readme
     assert SYSTEM_PROMPT in readme and USER_PROMPT.replace("{seconds:.0f}", "{seconds}") in readme
+
+
+def test_cli_auto_alignment_with_labels(media_dir, vlm_server, tmp_path, capsys):
+    from t2t_hf.annotation.cli import main
+
+    out = tmp_path / "o.jsonl"
+    rc = main(["--video", str(media_dir / "screen.mp4"), "--pcap", str(media_dir / "capture.pcap"), "--out", str(out),
+               "--align", "auto", "--search", "0", "--base-url", vlm_server.url, "--model", "qwen-vl-max",
+               "--api-key", SECRET, "--app", "TikTok", "--app-type", "video", "--frames", "2", "--no-cache",
+               "--no-progress", "--rate-limit", "100"])
+    printed = capsys.readouterr()
+    assert rc == 0, printed.err
+    assert "alignment auto offset" in printed.out and "confidence" in printed.out
+    side = json.loads((tmp_path / "o.jsonl.alignment.json").read_text())
+    assert side["method"] == "auto" and side["offset"] == pytest.approx(T0, abs=0.25)
+    recs = _records(out)
+    assert recs and all(r["app"] == "TikTok" and r["app_type"] == "video" and len(r["frame_times"]) <= 2
+                        for r in recs)
+    assert "The app in use is TikTok." in vlm_server.requests[0]["json"]["messages"][-1]["content"][-1]["text"]
+    assert SECRET not in printed.out + printed.err
