@@ -1,0 +1,25 @@
+"""Fixtures for the model tests (helpers live in _t2t_helpers.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from _t2t_helpers import example_windows, make_untrained_folder
+
+
+@pytest.fixture(scope="session")
+def windows():
+    return example_windows()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny untrained model + processor folder (random weights, for tests only)."""
+    return make_untrained_folder(tmp_path_factory.mktemp("t2t-tiny"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _registered():
+    from t2t_hf.models_registry import register
+
+    register()
