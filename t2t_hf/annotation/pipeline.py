@@ -213,12 +213,11 @@ def compute_alignment(info: VideoInfo, timestamps: np.ndarray, sizes: np.ndarray
 def _device_mask(table, device: str | None) -> np.ndarray:
     """Packets to or from ``device`` (an address string); None = the most active client device."""
     if device is None:
-        try:
-            from ..traffic import detect_devices
-        except ImportError:  # ingestion without device detection: use the whole capture
-            return np.ones(len(table), bool)
+        from ..traffic import detect_devices
+
         devices = detect_devices(table)
-        if not devices:
+        if not devices:  # no client stands out (e.g. one long flow): the capture's traffic is the phone's
+            log.info("no client device detected; correlating with all traffic in the capture")
             return np.ones(len(table), bool)
         device = devices[0]
     from ..traffic.table import encode_addresses

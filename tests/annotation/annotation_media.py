@@ -73,14 +73,16 @@ def _ip(a: str) -> bytes:
 
 
 def write_pcap(path, packets) -> None:
-    """``packets``: iterable of ``(timestamp_s, uplink: bool, ip_total_len)``; writes Ethernet/IPv4/TCP
-    frames between :data:`PHONE` and :data:`SERVER` (payload zero bytes), microsecond pcap."""
+    """``packets``: iterable of ``(timestamp_s, uplink: bool, ip_total_len[, phone_port])``; writes
+    Ethernet/IPv4/TCP frames between :data:`PHONE` (port ``phone_port``, default 40000) and
+    :data:`SERVER` port 443 (payload zero bytes), microsecond pcap."""
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for k, (ts, up, ip_len) in enumerate(packets):
+        for k, (ts, up, ip_len, *port) in enumerate(packets):
             ip_len = max(40, int(ip_len))
+            phone_port = port[0] if port else 40000
             src, dst = (PHONE, SERVER) if up else (SERVER, PHONE)
-            sport, dport = (40000, 443) if up else (443, 40000)
+            sport, dport = (phone_port, 443) if up else (443, phone_port)
             tcp = struct.pack("!HHIIBBHHH", sport, dport, k, 0, 5 << 4, 0x18, 65535, 0, 0)
             payload = b"\0" * (ip_len - 40)
             hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, ip_len, k & 0xFFFF, 0, 64, 6, 0, _ip(src), _ip(dst))
@@ -97,16 +99,18 @@ def write_pcap(path, packets) -> None:
 
 def burst_traffic(burst_times, *, start: float, end: float, seed: int = 0, background_rate: float = 2.0,
                   burst_packets: int = 60, burst_len: float = 0.6):
-    """Packets for :func:`write_pcap`: sparse background (``background_rate`` packets/s, small) plus a
-    burst of ``burst_packets`` large downlink packets over ``burst_len`` s starting at each burst time."""
+    """Packets for :func:`write_pcap`: sparse background (``background_rate`` packets/s, small, one
+    long flow) plus, at each burst time, a request and ``burst_packets`` large downlink packets over
+    ``burst_len`` s on a new connection (a new phone port per burst)."""
     rng = np.random.default_rng(seed)
     pk = []
     n_bg = int((end - start) * background_rate)
     for t in np.sort(rng.uniform(start, end, n_bg)):
         pk.append((float(t), bool(rng.random() < 0.5), int(rng.integers(52, 120))))
-    for b in burst_times:
+    for i, b in enumerate(burst_times):
+        port = 41000 + i
+        pk.append((float(b), True, 600, port))
         for t in np.sort(b + rng.uniform(0, burst_len, burst_packets)):
-            pk.append((float(t), False, 1500))
-        pk.append((float(b), True, 600))
-    pk.sort()
+            pk.append((float(t), False, 1500, port))
+    pk.sort(key=lambda p: p[0])
     return pk
