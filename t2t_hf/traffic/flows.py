@@ -196,6 +196,7 @@ class FlowTracker:
         order = np.lexsort((t, kidx))
         fid = np.empty(idx.size, np.int64)
         first = np.empty(idx.size, np.bool_)
+        base = self.next_id
         self.next_id = int(split_flows(kidx[order], t[order], sub.tcp_flags[order].astype(np.int64), s_fid, s_start,
                                        s_last, s_fin, float(self.idle_timeout), float(self.active_timeout),
                                        self.next_id, fid, first))
@@ -204,6 +205,15 @@ class FlowTracker:
         first = np.empty_like(first_sorted)
         fid[order] = fid_sorted
         first[order] = first_sorted
+        # number new flows by the row order (time order) of their first packets
+        first_rows = np.flatnonzero(first)
+        if first_rows.size:
+            remap = np.empty(self.next_id - base, np.int64)
+            remap[fid[first_rows] - base] = base + np.arange(first_rows.size)
+            isnew = fid >= base
+            fid[isnew] = remap[fid[isnew] - base]
+            snew = s_fid >= base
+            s_fid[snew] = remap[s_fid[snew] - base]
         # client address per flow, decided on its first packet
         cis = client_is_source(sub)
         first_rows = np.flatnonzero(first)

@@ -5,26 +5,40 @@ record boundaries is a sequential pointer chase. These kernels do only that
 (a few instructions per record); everything else is vectorised numpy.
 
 They are compiled with numba when it is installed, and run as plain Python
-otherwise (same code, same results, about 50x slower). ``JIT`` says which.
+otherwise (same code, same results, about 50x slower).
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-try:  # pragma: no cover - exercised implicitly
-    from numba import njit as _njit
 
-    JIT = True
+def _jit(fn):
+    """Compile ``fn`` with numba on its first call (numba is imported lazily, so importing
+    t2t_hf stays fast). Without numba, or with T2T_DISABLE_JIT=1, ``fn`` runs as Python.
+    The plain function stays available as ``.py_func``."""
+    compiled = []
 
-    def _jit(fn):
-        return _njit(cache=True, nogil=True)(fn)
-except Exception:  # numba missing or broken: plain Python
-    JIT = False
+    def call(*args):
+        if not compiled:
+            f = fn
+            if os.environ.get("T2T_DISABLE_JIT") != "1":
+                try:
+                    from numba import njit
 
-    def _jit(fn):
-        fn.py_func = fn
-        return fn
+                    f = njit(cache=True, nogil=True)(fn)
+                except Exception:  # numba missing or unusable: plain Python
+                    f = fn
+            compiled.append(f)
+        return compiled[0](*args)
+
+    call.py_func = fn
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
+
 
 # status codes returned by the walkers
 OK = 0
@@ -34,13 +48,6 @@ TOO_LARGE = 3  # a block larger than MAX_BLOCK
 LENGTH_MISMATCH = 4  # pcapng block whose trailing length differs from its leading length
 
 SHB = 0x0A0D0D0A
-
-
-@_jit
-def _rd32(buf, pos, big):
-    if big:
-        return (np.int64(buf[pos]) << 24) | (np.int64(buf[pos + 1]) << 16) | (np.int64(buf[pos + 2]) << 8) | np.int64(buf[pos + 3])
-    return (np.int64(buf[pos + 3]) << 24) | (np.int64(buf[pos + 2]) << 16) | (np.int64(buf[pos + 1]) << 8) | np.int64(buf[pos])
 
 
 @_jit
@@ -64,7 +71,8 @@ def walk_pcap(buf, pos, end, big, hdr_len, max_caplen, out):
     n = 0
     cap = out.shape[0]
     while pos + hdr_len <= end and n < cap:
-        incl = _rd32(buf, pos + 8, big)
+        q = pos + 8
+        incl = (((np.int64(buf[q]) << 24) | (np.int64(buf[q + 1]) << 16) | (np.int64(buf[q + 2]) << 8) | np.int64(buf[q + 3])) if big else ((np.int64(buf[q + 3]) << 24) | (np.int64(buf[q + 2]) << 16) | (np.int64(buf[q + 1]) << 8) | np.int64(buf[q])))
         if incl > max_caplen:
             return n, pos, BAD_LENGTH
         nxt = pos + hdr_len + incl
@@ -90,7 +98,8 @@ def walk_pcapng(buf, pos, end, big, max_block, out_off, out_type, out_big):
     n = 0
     cap = out_off.shape[0]
     while pos + 12 <= end and n < cap:
-        btype = _rd32(buf, pos, big)
+        q = pos
+        btype = (((np.int64(buf[q]) << 24) | (np.int64(buf[q + 1]) << 16) | (np.int64(buf[q + 2]) << 8) | np.int64(buf[q + 3])) if big else ((np.int64(buf[q + 3]) << 24) | (np.int64(buf[q + 2]) << 16) | (np.int64(buf[q + 1]) << 8) | np.int64(buf[q])))
         blk_big = big
         if btype == SHB:
             b0 = buf[pos + 8]
@@ -100,14 +109,17 @@ def walk_pcapng(buf, pos, end, big, max_block, out_off, out_type, out_big):
                 blk_big = True
             else:
                 return n, pos, big, BAD_BOM
-        blen = _rd32(buf, pos + 4, blk_big)
+        q = pos + 4
+        blen = (((np.int64(buf[q]) << 24) | (np.int64(buf[q + 1]) << 16) | (np.int64(buf[q + 2]) << 8) | np.int64(buf[q + 3])) if blk_big else ((np.int64(buf[q + 3]) << 24) | (np.int64(buf[q + 2]) << 16) | (np.int64(buf[q + 1]) << 8) | np.int64(buf[q])))
         if blen < 12 or (blen & 3) != 0:
             return n, pos, big, BAD_LENGTH
         if blen > max_block:
             return n, pos, big, TOO_LARGE
         if pos + blen > end:
             break
-        if _rd32(buf, pos + blen - 4, blk_big) != blen:
+        q = pos + blen - 4
+        trail = (((np.int64(buf[q]) << 24) | (np.int64(buf[q + 1]) << 16) | (np.int64(buf[q + 2]) << 8) | np.int64(buf[q + 3])) if blk_big else ((np.int64(buf[q + 3]) << 24) | (np.int64(buf[q + 2]) << 16) | (np.int64(buf[q + 1]) << 8) | np.int64(buf[q])))
+        if trail != blen:
             return n, pos, big, LENGTH_MISMATCH
         out_off[n] = pos
         out_type[n] = btype
