@@ -288,6 +288,8 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
     pcap = Path(pcap)
     out = Path(out) if out is not None else pcap.with_suffix(".jsonl")
     info = probe_video(video)
+    if backend == "openai":  # cheap to build: a missing key fails before any slow work
+        backend = make_backend(backend, **(backend_options or {}))
 
     from ..traffic import read_capture
 
@@ -311,7 +313,7 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
     jobs = plan_windows(capture_start, capture_end, alignment, info, window=float(window),
                         frames_per_window=int(frames_per_window), min_coverage=float(min_coverage))
 
-    if isinstance(backend, str):
+    if isinstance(backend, str):  # a local model loads only once the windows are known
         backend = make_backend(backend, **(backend_options or {}))
     model_name = backend.model_name
     cache = None if cache_dir is False else CaptionCache(cache_dir or default_cache_dir())

@@ -35,7 +35,7 @@ def test_jsonl_loads_through_pcap_config(media_dir, vlm_server, tmp_path):
                    backend_options={"base_url": vlm_server.url, "model": "qwen-vl-max", "api_key": SECRET},
                    app="TikTok", app_type="video", cache_dir=False, progress=False)
     assert res.out == str(data / "capture.jsonl")
-    (data / "capture.jsonl.alignment.json").unlink()  # keep only the capture + caption pair in the data folder
+    assert (data / "capture.jsonl.alignment.json").is_file()  # the side file does not disturb the corpus
     recs = [json.loads(line) for line in open(data / "capture.jsonl")]
     ds = load_corpus("pcap", data_dir=str(data), window=10.0, cache_dir=tmp_path / "hf", split="train")
     # the annotation windows are the corpus windows: one example per record, same caption, same start

@@ -67,6 +67,9 @@ def test_requests_captions_retries_and_no_key_leak(media_dir, vlm_server, tmp_pa
     assert res.tokens > 0
     # the key never appears in logs, console, output, side files or cache (the server echoed it back)
     printed = capsys.readouterr()
+    # progress: count, ETA (tqdm's "<remaining") and tokens spent
+    assert f"{len(recs)}/{len(recs)}" in printed.err and f"tokens={res.tokens}" in printed.err
+    assert "<" in printed.err
     assert SECRET not in caplog.text and SECRET not in printed.out and SECRET not in printed.err
     for f in [out, out.with_name(out.name + ".alignment.json"), *(tmp_path / "cache").rglob("*")]:
         if f.is_file():
