@@ -19,7 +19,7 @@ pycocoevalcap's value, so usually in [0, 1000].
 
 What this module adds to calling pycocoevalcap directly: input validation with one error type
 (:class:`~t2t_hf.errors.T2TInputError`), empty predictions scored as 0 instead of crashing, one
-JVM per scorer per call (METEOR's JVM needs about 11 s to load its paraphrase table, so it is
+JVM per scorer per call (METEOR's JVM spends seconds loading its 60 MB paraphrase table, so it is
 started first and loads while the text is tokenised), timeouts on both Java subprocesses, no
 temporary files (pycocoevalcap's tokenizer writes one into its own package folder), and a
 per-group breakdown (for example per app type) from the same single pass.
@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -54,9 +54,9 @@ __all__ = [
 METRIC_NAMES: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
 
 #: Seconds allowed to each Java subprocess: a fixed start-up allowance plus a per-caption allowance
-#: (measured: METEOR needs about 11 s to start on 2 cores; scoring and tokenising are far faster than
-#: 20 ms per caption).
-_BASE_TIMEOUT_S = 180.0
+#: (METEOR's start, loading its paraphrase table, takes seconds; scoring and tokenising are far faster
+#: than 20 ms per caption).
+_BASE_TIMEOUT_S = 300.0
 _PER_CAPTION_TIMEOUT_S = 0.02
 
 _PTB_CLASS = "edu.stanford.nlp.process.PTBTokenizer"
@@ -178,10 +178,14 @@ def _timeout(n_captions: int, timeout: float | None) -> float:
     return float(timeout)
 
 
+#: Unicode categories Cc (control characters, line breaks included), Zl and Zp (line/paragraph separators).
+_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: str) -> str:
     """``text`` on one line: every line break, other control character or separator becomes a space
     (the PTB tokenizer would split a caption at one and shift every later caption)."""
-    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text).strip()
+    return _BREAKS.sub(" ", text).strip()
 
 
 def ptb_tokenize(texts: Sequence[str], *, timeout: float | None = None) -> list[str]:
@@ -192,7 +196,7 @@ def ptb_tokenize(texts: Sequence[str], *, timeout: float | None = None) -> list[
 
     Args:
         texts: N caption strings.
-        timeout: seconds allowed to the JVM (default: 180 s + 20 ms per caption).
+        timeout: seconds allowed to the JVM (default: 300 s + 20 ms per caption).
 
     Returns:
         N strings of space-separated tokens ("" for a caption without words).
@@ -212,7 +216,7 @@ def ptb_tokenize(texts: Sequence[str], *, timeout: float | None = None) -> list[
         cmd = [_java(), "-XX:-UsePerfData", "-cp", str(_jar("tokenizer", "stanford-corenlp-3.4.1.jar")), _PTB_CLASS,
                "-preserveLines", "-lowerCase", "-encoding", "utf-8"]
         try:
-            done = subprocess.run(cmd, input="\n".join(unique).encode("utf-8"), stdout=subprocess.PIPE,
+            done = subprocess.run(cmd, input="\n".join(unique).encode("utf-8", "replace"), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, timeout=limit, check=False)
         except subprocess.TimeoutExpired as exc:
             raise CaptionMetricsError(f"the PTB tokenizer did not finish {len(unique)} captions within "
@@ -371,11 +375,11 @@ def _compute(predictions: object, references: object, groups: object, meteor: bo
     meteor_jvm = _Meteor(limit) if meteor else None  # loads its paraphrase table while we tokenise
     try:
         flat = ptb_tokenize(preds + [r for rs in refs for r in rs], timeout=limit)
-        hyps, rest = flat[:len(preds)], flat[len(preds):]
+        hyps, pos = flat[:len(preds)], len(preds)
         tok_refs: list[list[str]] = []
         for i, rs in enumerate(refs):
-            tok_refs.append(rest[:len(rs)])
-            rest = rest[len(rs):]
+            tok_refs.append(flat[pos:pos + len(rs)])
+            pos += len(rs)
             for j, t in enumerate(tok_refs[-1]):
                 if not t:
                     raise T2TInputError(f"references[{i}][{j}] ({rs[j]!r:.60}) has no words after PTB "
@@ -430,8 +434,8 @@ def compute_caption_metrics(predictions: Sequence[str], references: Sequence[Seq
         predictions: N predicted captions (str). An empty prediction is allowed and scores 0.
         references: N items, each one reference caption (str) or a non-empty list of reference
             captions (several references per prediction are used by every metric).
-        meteor: False skips METEOR (saves the ~11 s start of its JVM); the key is then absent.
-        timeout: seconds allowed to each Java subprocess (default: 180 s + 20 ms per caption,
+        meteor: False skips METEOR (saves the start of its JVM, seconds); the key is then absent.
+        timeout: seconds allowed to each Java subprocess (default: 300 s + 20 ms per caption,
             references included).
 
     Returns:

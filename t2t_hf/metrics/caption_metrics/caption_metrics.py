@@ -51,7 +51,7 @@ Args:
     predictions (list of str): N predicted captions; an empty string scores 0.
     references (list of str, or list of list of str): N references, one caption or a non-empty list
         of captions per prediction.
-    meteor (bool, default True): False skips METEOR (saves the ~11 s start of its Java VM).
+    meteor (bool, default True): False skips METEOR (saves the start of its Java VM, seconds).
     groups (list of str, optional): N group names (e.g. app types). When given, the result is
         {"overall": {...}, "groups": {name: {..., "count": n}}}.
     timeout (float, optional): seconds allowed to each Java subprocess.
