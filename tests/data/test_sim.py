@@ -131,7 +131,8 @@ def test_video_downlink_far_above_messaging():
 
 
 def test_calls_are_steady_and_symmetric():
-    for app, act in (("WhatsApp", "voice_call"), ("Signal", "video_call"), ("Zoom", "video_meeting")):
+    for app, act in (("Signal", "voice_call"), ("Signal", "video_call"), ("Zoom", "video_meeting"),
+                     ("WhatsApp", "video_call")):
         s = generate_session(2, "user01", "wifi", app, duration=40.0, activity=act)
         sp = s.spells[0]
         r, m = _spell_packets(s, sp)
@@ -192,3 +193,20 @@ def test_bad_input_gives_one_clear_error(tmp_path):
 def test_sim_module_exports():
     for name in ("APPS", "APP_TYPES", "USERS", "ENVIRONMENTS", "generate_session", "generate_examples"):
         assert hasattr(sim, name)
+
+
+def test_dtx_voice_calls_are_symmetric_over_the_call():
+    """WhatsApp-style calls send little in silence (as the real captures show), but both sides
+    take turns, so over calls the two directions carry similar traffic."""
+    up = down = 0
+    rates = []
+    for seed in (1, 2, 3):
+        s = generate_session(seed, "user07", "wifi", "WhatsApp", duration=60.0, activity="voice_call")
+        sp = s.spells[0]
+        r, m = _spell_packets(s, sp)
+        udp = m & (r.proto == 17)
+        up += int(r.ip_len[udp & r.up].sum())
+        down += int(r.ip_len[udp & ~r.up].sum())
+        rates.append(udp.sum() / (sp.end - sp.start))
+    assert 0.6 < up / down < 1.6
+    assert 5 < np.median(rates) < 40  # packets/s: between DTX-only and 60-ms speech both ways

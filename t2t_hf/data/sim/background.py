@@ -61,18 +61,21 @@ class Resolver:
         self.b = b
         self.path = path
         self.address = address
-        self.cache: dict[str, float] = {}
+        self.cache: dict[str, tuple[float, float]] = {}
 
     def lookup(self, t: float, host: str, edge: int = 0) -> tuple[float, str]:
         """Resolve ``host`` at ``t`` (s): returns (time the answer is in, server address).
 
-        A cached name (looked up less than its 60-300 s TTL ago) costs nothing.
+        A cached name (looked up less than its TTL, 20-300 s, ago) costs nothing.
         """
         b, rng = self.b, self.b.rng
         addr = server_ip(host, edge)
-        if host in self.cache and t - self.cache[host] < 120.0 and t >= self.cache[host]:
-            return t, addr
-        self.cache[host] = t
+        if host in self.cache:
+            t_prev, ttl = self.cache[host]
+            if t_prev <= t < t_prev + ttl:
+                return t, addr
+        ttl = float(rng.choice([20.0, 30.0, 60.0, 120.0, 300.0]))
+        self.cache[host] = (t, ttl)
         f = b.new_flow(17, self.address, 53, host, "dns")
         txid = int(rng.integers(0, 65536))
         rt = self.path.rtt * rng.uniform(0.3, 1.5) + rng.uniform(0.001, 0.02)
@@ -80,7 +83,7 @@ class Resolver:
         ans = [bytes(int(x) for x in addr.split("."))]
         if rng.random() < 0.4:
             ans.append(bytes(int(x) for x in server_ip(host, edge + 1).split(".")))
-        b.add_raw(t + rt, f, False, dns_response(host, txid, 1, ans, int(rng.integers(30, 300))))
+        b.add_raw(t + rt, f, False, dns_response(host, txid, 1, ans, int(ttl)))
         done = t + rt
         if rng.random() < 0.5:  # AAAA in parallel, no IPv6 answer on this network
             f2 = b.new_flow(17, self.address, 53, host, "dns")
@@ -126,8 +129,9 @@ def analytics(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: fl
     tcp_exchanges(b, path, f, times, rng.integers(400, 3500, len(times)), rng.integers(60, 400, len(times)))
 
 
-def other_apps(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: float, rate: float = 1 / 150.0) -> None:
-    """Other apps syncing in the background: Poisson bursts (``rate`` per s) of 1-6 exchanges."""
+def other_apps(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: float, rate: float = 1 / 30.0) -> None:
+    """Other apps and services in the background: Poisson bursts (``rate`` per s) of 1-6 exchanges,
+    each on a fresh connection (phones open 20-40 flows a minute in the real captures)."""
     rng = b.rng
     n = rng.poisson((t1 - t0) * rate)
     for t in np.sort(rng.uniform(t0, t1, n)):

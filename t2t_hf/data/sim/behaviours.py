@@ -28,7 +28,7 @@ from .environments import NetPath
 from .packets import K_OPAQUE, TrafficBuilder
 from .quic import open_quic, quic_data, quic_exchanges
 from .rtp import rtp_call
-from .tls_tcp import open_tcp, tcp_data, tcp_exchanges, tls_len
+from .tls_tcp import close_tcp, open_tcp, tcp_data, tcp_exchanges, tls_len
 from .users import User
 
 
@@ -38,6 +38,7 @@ class Conn:
     transport: str  # "tcp" or "quic"
     busy_up: float = 0.0  # time (s) the uplink byte stream is free again (TCP streams are in order)
     busy_down: float = 0.0
+    idle_timeout: float = 60.0  # s without use after which the app closes the connection
 
     @property
     def busy(self) -> float:
@@ -76,6 +77,10 @@ class AppContext:
         Returns ``(conn, time it is usable)``.
         """
         c = self.conns.get(role)
+        if c is not None and c.transport != "udp" and t - c.busy > c.idle_timeout:
+            if c.transport == "tcp":  # the idle connection was closed; a new one is opened below
+                close_tcp(self.b, self.path, c.flow, c.busy + c.idle_timeout, by_phone=bool(self.rng.random() < 0.5))
+            fresh = True
         if c is not None and not fresh:
             return c, t
         host = self.app.hosts.get(role) or self.app.hosts.get(_FALLBACK.get(role, "api")) or self.app.hosts["api"]
@@ -88,7 +93,7 @@ class AppContext:
             port = self.app.ports.get(role, 443)
             flow, t = open_tcp(self.b, self.path, t, addr, port, host, self.app.name,
                                resumed=role in self.conns or bool(self.rng.random() < 0.3))
-        c = Conn(flow, transport, t, t)
+        c = Conn(flow, transport, t, t, float(self.rng.uniform(15.0, 90.0)))
         self.conns[role] = c
         return c, t
 
@@ -261,7 +266,7 @@ def media_send(ctx: AppContext, t0, t1, size_kb=(80, 2500), prepare_s=(4, 15), k
         t = end + rng.uniform(1, 6)
 
 
-def call(ctx: AppContext, t0, t1, video=False, video_kbps=(400, 1500), audio_kbps=(24, 48), ptime=0.02):
+def call(ctx: AppContext, t0, t1, video=False, video_kbps=(400, 1500), audio_kbps=(24, 48), ptime=0.02, dtx=False):
     """A voice or video call: signalling on the chat connection, then RTP media until ``t1``."""
     rng = ctx.rng
     ctx.send("chat", True, [t0 + 0.05], [int(rng.integers(300, 700))])
@@ -269,7 +274,7 @@ def call(ctx: AppContext, t0, t1, video=False, video_kbps=(400, 1500), audio_kbp
     relay = server_ip(ctx.app.hosts.get("relay", ctx.app.hosts["api"]), int(rng.integers(0, 4)))
     rtp_call(ctx.b, ctx.path, t0 + 0.5, t1, relay, ctx.app.name, video=video,
              video_kbps=float(rng.uniform(*video_kbps)) * min(1.0, ctx.path.up_bw / 2e6),
-             audio_kbps=float(rng.uniform(*audio_kbps)), ptime=float(ptime))
+             audio_kbps=float(rng.uniform(*audio_kbps)), ptime=float(ptime), dtx=bool(dtx))
     ka = np.arange(t0 + 5, t1, 15.0)
     ctx.send("chat", True, ka, rng.integers(30, 60, len(ka)))
 

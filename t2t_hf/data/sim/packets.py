@@ -9,7 +9,8 @@ and returns the packet arrays plus the flow table that both the
 
 Header sizes (bytes): IPv4 20, UDP 8, TCP 32 with the timestamp option on every
 segment after the handshake, 40 on SYN and SYN-ACK (MSS, SACK-permitted,
-timestamps, window scale).
+timestamps, window scale). Phones whose stack does not negotiate timestamps
+(``tcp_timestamps=False``) send 20-byte TCP headers and 32-byte SYNs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ IP_HDR = 20
 UDP_HDR = 8
 TCP_HDR = 32
 TCP_SYN_HDR = 40
+TCP_HDR_NO_TS = 20
+TCP_SYN_HDR_NO_TS = 32
 
 # TCP flags
 FIN, SYN, RST, PSH, ACK = 1, 2, 4, 8, 16
@@ -80,6 +83,7 @@ class Packets:
         raw_payloads: explicit payloads (bytes) referenced by ``aux``.
         messages: TLS message table per TCP byte stream: dict of arrays ``flow``, ``up``,
             ``offset`` (stream offset of the first byte), ``length`` (bytes).
+        tcp_timestamps: whether TCP segments carry the timestamp option.
     """
 
     time: np.ndarray
@@ -96,6 +100,7 @@ class Packets:
     flows: list
     raw_payloads: list
     messages: dict = field(default_factory=dict)
+    tcp_timestamps: bool = True
 
     def __len__(self) -> int:
         return int(self.time.shape[0])
@@ -109,8 +114,9 @@ class TrafficBuilder:
         duration: session length in seconds; packets outside ``[0, duration)`` are dropped at finalize.
     """
 
-    def __init__(self, rng: np.random.Generator, duration: float) -> None:
+    def __init__(self, rng: np.random.Generator, duration: float, tcp_timestamps: bool = True) -> None:
         self.rng = rng
+        self.tcp_timestamps = bool(tcp_timestamps)
         self.duration = float(duration)
         self.flows: list[Flow] = []
         self._chunks: list[tuple] = []
@@ -190,7 +196,8 @@ class TrafficBuilder:
         protos = np.array([f.proto for f in self.flows] or [0], dtype=np.uint8)
         proto = protos[flow] if len(flow) else np.zeros(0, np.uint8)
         seq_abs, ack_abs = _tcp_numbers(self.flows, flow, up, payload, flags, seq, proto)
-        hdr = np.where(proto == 6, np.where(flags & SYN, TCP_SYN_HDR, TCP_HDR), UDP_HDR)
+        syn_h, h = (TCP_SYN_HDR, TCP_HDR) if self.tcp_timestamps else (TCP_SYN_HDR_NO_TS, TCP_HDR_NO_TS)
+        hdr = np.where(proto == 6, np.where(flags & SYN, syn_h, h), UDP_HDR)
         ip_len = (IP_HDR + hdr + payload).astype(np.uint32)
         if self._msgs:
             m = [np.concatenate(c) for c in zip(*self._msgs)]
@@ -200,7 +207,7 @@ class TrafficBuilder:
                         "length": np.zeros(0, np.int64)}
         return Packets(time=time, flow=flow, up=up, payload=payload, flags=flags, kind=kind, aux=aux,
                        seq=seq_abs, ack=ack_abs, proto=proto, ip_len=ip_len, flows=self.flows,
-                       raw_payloads=self.raw_payloads, messages=messages)
+                       raw_payloads=self.raw_payloads, messages=messages, tcp_timestamps=self.tcp_timestamps)
 
 
 def _tcp_numbers(flows, flow, up, payload, flags, seq, proto):
@@ -295,5 +302,6 @@ def _tcp_numbers(flows, flow, up, payload, flags, seq, proto):
     return seq_out, ack_out
 
 
-__all__ = ["TrafficBuilder", "Packets", "Flow", "IP_HDR", "UDP_HDR", "TCP_HDR", "TCP_SYN_HDR", "FIN", "SYN", "RST",
+__all__ = ["TrafficBuilder", "Packets", "Flow", "IP_HDR", "UDP_HDR", "TCP_HDR", "TCP_SYN_HDR", "TCP_HDR_NO_TS",
+           "TCP_SYN_HDR_NO_TS", "FIN", "SYN", "RST",
            "PSH", "ACK", "K_TCP", "K_QUIC_LONG", "K_QUIC_SHORT", "K_RTP", "K_RTCP", "K_RAW", "K_OPAQUE"]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import T2TInputError
 from .packets import (K_OPAQUE, K_QUIC_LONG, K_QUIC_SHORT, K_RAW, K_RTCP, K_RTP, K_TCP, SYN, TCP_HDR,  # noqa: F401
-                      TCP_SYN_HDR)
+                      TCP_HDR_NO_TS, TCP_SYN_HDR, TCP_SYN_HDR_NO_TS)
 from .tls_tcp import TLS_OVERHEAD, TLS_RECORD
 
 REC, ETH, IP = 16, 14, 20
@@ -100,7 +100,9 @@ def build_pcap(s) -> bytes:
     if tcp.any():
         ti = np.nonzero(tcp)[0]
         syn = (r.flags[ti] & SYN) != 0
-        hl = np.where(syn, TCP_SYN_HDR, TCP_HDR)
+        ts_on = r.tcp_timestamps
+        h_data, h_syn = (TCP_HDR, TCP_SYN_HDR) if ts_on else (TCP_HDR_NO_TS, TCP_SYN_HDR_NO_TS)
+        hl = np.where(syn, h_syn, h_data)
         th = np.zeros((len(ti), TCP_SYN_HDR), np.uint8)
         th[:, 0:2] = _be(sp[ti], ">u2")
         th[:, 2:4] = _be(dp[ti], ">u2")
@@ -115,23 +117,27 @@ def build_pcap(s) -> bytes:
         tsval = np.where(up[ti], tsv_c, tsv_s) & 0xFFFFFFFF
         tsecr = np.where(up[ti], tsv_s - 20, tsv_c - 20) & 0xFFFFFFFF
         tsecr = np.where(syn & up[ti], 0, tsecr)
-        # options, 32-byte header: NOP NOP TS(10)
-        th[~syn, 20:22] = (1, 1)
-        th[~syn, 22:24] = (8, 10)
-        th[~syn, 24:28] = _be(tsval[~syn], ">u4")
-        th[~syn, 28:32] = _be(tsecr[~syn], ">u4")
-        # SYN options: MSS(4) SACKOK(2) TS(10) NOP WS(3) = 20
-        mss_v = int(s.path.mss + 12) if getattr(s, "path", None) is not None else 1460
+        mss_v = int(s.path.mss + (12 if ts_on else 0)) if getattr(s, "path", None) is not None else 1460
         th[syn, 20:24] = np.array([2, 4, mss_v >> 8, mss_v & 0xFF], np.uint8)
-        th[syn, 24:26] = (4, 2)
-        th[syn, 26:28] = (8, 10)
-        th[syn, 28:32] = _be(tsval[syn], ">u4")
-        th[syn, 32:36] = _be(tsecr[syn], ">u4")
-        th[syn, 36:40] = (1, 3, 3, 7)
-        for sel, L in ((~syn, TCP_HDR), (syn, TCP_SYN_HDR)):
+        if ts_on:
+            # options, 32-byte header: NOP NOP TS(10)
+            th[~syn, 20:22] = (1, 1)
+            th[~syn, 22:24] = (8, 10)
+            th[~syn, 24:28] = _be(tsval[~syn], ">u4")
+            th[~syn, 28:32] = _be(tsecr[~syn], ">u4")
+            # SYN options: MSS(4) SACKOK(2) TS(10) NOP WS(3) = 20
+            th[syn, 24:26] = (4, 2)
+            th[syn, 26:28] = (8, 10)
+            th[syn, 28:32] = _be(tsval[syn], ">u4")
+            th[syn, 32:36] = _be(tsecr[syn], ">u4")
+            th[syn, 36:40] = (1, 3, 3, 7)
+        else:
+            # SYN options: MSS(4) NOP WS(3) NOP NOP SACKOK(2) = 12
+            th[syn, 24:32] = (1, 3, 3, 7, 1, 1, 4, 2)
+        for sel, L in ((~syn, h_data), (syn, h_syn)):
             if sel.any():
                 buf[l4[ti[sel]][:, None] + np.arange(L)] = th[sel, :L]
-        _tls_framing(buf, s, l4 + np.where(tcp, np.where((r.flags & SYN) != 0, TCP_SYN_HDR, TCP_HDR), 0))
+        _tls_framing(buf, s, l4 + np.where(tcp, np.where((r.flags & SYN) != 0, h_syn, h_data), 0))
     if udp.any():
         ui = np.nonzero(udp)[0]
         uh = np.zeros((len(ui), 8), np.uint8)

@@ -33,22 +33,39 @@ def stun_binding(rng, response: bool, txid: bytes) -> bytes:
     return struct.pack("!HHI", mtype, len(attrs), 0x2112A442) + txid + attrs
 
 
-def _talk_mask(rng, t: np.ndarray, t0: float, t1: float, mean_talk: float) -> np.ndarray:
-    """True where a party is talking: alternating exponential talk/silence spells."""
-    n = int((t1 - t0) / max(mean_talk, 0.5)) * 2 + 4
-    spells = rng.exponential(mean_talk, n)
-    edges = t0 + np.cumsum(spells)
-    state = np.searchsorted(edges, t) % 2 == int(rng.integers(0, 2))
-    return state
+def _turns(rng, t0: float, t1: float, mean_turn: float) -> tuple[np.ndarray, np.ndarray]:
+    """A conversation: alternating turns (exponential, mean ``mean_turn`` s) with short pauses.
+
+    Returns (edges, speaker): turn ``k`` runs from ``edges[k]`` to ``edges[k+1]``; speaker 0 is the
+    phone's user, 1 the other party, 2 nobody (a pause).
+    """
+    n = int((t1 - t0) / max(mean_turn, 0.5)) * 2 + 8
+    dur = rng.exponential(mean_turn, n) + 0.3
+    first = int(rng.integers(0, 2))
+    speaker = np.where(np.arange(n) % 2 == 0, first, 1 - first)
+    pause = rng.random(n) < 0.25
+    speaker = np.where(pause, 2, speaker)
+    dur = np.where(pause, dur * 0.3, dur)
+    edges = np.concatenate([[t0], t0 + np.cumsum(dur)])
+    return edges, speaker
+
+
+def _talking(edges: np.ndarray, speaker: np.ndarray, t: np.ndarray, who: int) -> np.ndarray:
+    k = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(speaker) - 1)
+    return speaker[k] == who
 
 
 def rtp_call(b: TrafficBuilder, path: NetPath, t0: float, t1: float, server: str, app: str,
-             video: bool = False, video_kbps: float = 800.0, audio_kbps: float = 32.0, ptime: float = 0.02) -> int:
+             video: bool = False, video_kbps: float = 800.0, audio_kbps: float = 32.0, ptime: float = 0.02,
+             dtx: bool = False) -> int:
     """Add a call between ``t0`` and ``t1`` (s) through a relay at ``server``. Returns the flow index.
 
     Audio: one packet every ``ptime`` s (20 ms for WebRTC apps, 60 ms for WhatsApp/Telegram) each way;
-    payload bytes = ``audio_kbps`` * ``ptime`` / 8 while talking, a third of it in silence. Video (if ``video``): frames at 15-30 fps sized from ``video_kbps``
-    (log-normal, key frames 6x), split into packets of at most 1,150 payload bytes.
+    payload bytes = ``audio_kbps`` * ``ptime`` / 8 while that side talks, a third of it in silence;
+    with ``dtx`` (discontinuous transmission, as WhatsApp and Telegram do) a silent side sends only a
+    comfort-noise packet every 400 ms. The two sides take turns, so over a call the traffic is
+    symmetric. Video (if ``video``): frames at 15-30 fps sized from ``video_kbps`` (log-normal, key
+    frames 6x), split into packets of at most 1,150 payload bytes.
     """
     rng = b.rng
     f = b.new_flow(17, server, int(rng.choice([3478, 3480, int(rng.integers(40000, 60000))])), "", app)
@@ -62,11 +79,16 @@ def rtp_call(b: TrafficBuilder, path: NetPath, t0: float, t1: float, server: str
         b.add_raw(tq + path.rtt, f, False, stun_binding(rng, True, tx))
     ts = t0 + 0.3
     audio_bytes = audio_kbps * 1000 * ptime / 8
+    edges, speaker = _turns(rng, ts, t1, float(rng.uniform(2.0, 6.0)))
     for up in (True, False):
         t = np.arange(ts + rng.uniform(0, ptime), t1, ptime)
+        talk = _talking(edges, speaker, t, 0 if up else 1)
+        if dtx:
+            comfort = (np.floor((t - ts) / 0.4) != np.floor((t - ts - ptime) / 0.4))
+            keep = talk | comfort
+            t, talk = t[keep], talk[keep]
         if not up:
             t = t + path.rtt / 2 + np.abs(rng.normal(0, path.jitter, len(t)))
-        talk = _talk_mask(rng, t, ts, t1, rng.uniform(2.0, 6.0))
         size = np.where(talk, rng.normal(audio_bytes, audio_bytes * 0.15, len(t)),
                         rng.normal(audio_bytes / 3, 4, len(t)))
         size = np.clip(size, 8, 400).astype(np.int32) + RTP_OVERHEAD

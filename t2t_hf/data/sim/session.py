@@ -10,6 +10,7 @@ throughout. Times are seconds since the session start unless named ``*_epoch``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -212,6 +213,9 @@ def generate_session(seed: int, user: str, environment: str, app: str | None = N
     rng = session_rng(int(seed), user, environment, app or "", activity or "")
     env = ENVIRONMENTS[environment]
     path = draw_path(env, rng)
+    tcp_ts = bool(rng.random() < 0.7)  # some phones' stacks do not negotiate TCP timestamps
+    if not tcp_ts:
+        path = dataclasses.replace(path, mss=path.mss + 12)
     start_app = APPS_BY_NAME[app] if app else pick_app(rng, user)
     spells = schedule(rng, user, start_app, float(duration), activity)
     if env.name == "wifi":
@@ -220,7 +224,7 @@ def generate_session(seed: int, user: str, environment: str, app: str | None = N
     else:
         device = f"10.{int(rng.integers(0, 256))}.{int(rng.integers(0, 256))}.{int(rng.integers(2, 255))}"
         resolver = server_ip("dns.mobile-carrier.net", int(rng.integers(0, 4)))
-    b = TrafficBuilder(rng, float(duration))
+    b = TrafficBuilder(rng, float(duration), tcp_timestamps=tcp_ts)
     dns = Resolver(b, path, resolver)
     contexts: dict[str, AppContext] = {}
     for sp in spells:
@@ -230,8 +234,9 @@ def generate_session(seed: int, user: str, environment: str, app: str | None = N
             ctx = contexts[sp.app] = AppContext(b, path, dns, USERS[user], a)
             if sp.start > 0 or rng.random() < 0.5:  # app launch: config and first page
                 k = int(rng.integers(3, 8))
+                med = 1500 if a.app_type == "messaging" else 6000
                 ctx.exchange("api", sp.start + np.cumsum(rng.exponential(0.05, k)), rng.integers(400, 1500, k),
-                             rng.lognormal(np.log(6000), 1.0, k).astype(np.int64) + 200)
+                             rng.lognormal(np.log(med), 1.0, k).astype(np.int64) + 200)
         act = a.activity(sp.activity)
         for model, params in act.models:
             MODELS[model](ctx, sp.start, sp.end, **params)
