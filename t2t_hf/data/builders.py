@@ -70,8 +70,9 @@ T2T_CITATION = """@inproceedings{liu2026t2t,
 _DESCRIPTION = ("Traffic-caption pairs: per-window encrypted smartphone traffic (packet sizes, directions, "
                 "protocols, timing; no payload, no addresses) with plain-English captions of what the user does.")
 
-#: default number of windows of the sim configs (the published full set has 40,000)
-DEFAULT_SIM_WINDOWS = 2000
+#: default number of windows of the sim configs: 16 (user, environment) cells x 240 windows, so that every
+#: cell visits all 20 apps (the full set of the paper's size has 40,000)
+DEFAULT_SIM_WINDOWS = 3840
 
 
 @dataclass
@@ -214,35 +215,25 @@ class T2TCaptionsBuilder(datasets.GeneratorBasedBuilder):
             raise T2TInputError(f"unknown users {unknown}; T2T-Sim has {users}")
         if set(val) & set(test):
             raise T2TInputError(f"validation_users and test_users overlap: {sorted(set(val) & set(test))}")
-        train = [u for u in users if u not in val and u not in test]
-        if not train:
+        if not [u for u in users if u not in val and u not in test]:
             raise T2TInputError("no users left for training")
-        if cfg.split_by == "user":
-            parts = {"train": (train, envs), "validation": (val, envs), "test": (test, envs)}
-        elif cfg.split_by == "environment":
-            for e in (cfg.train_environment, cfg.test_environment):
-                if e not in envs:
-                    raise T2TInputError(f"unknown environment {e!r}; T2T-Sim has {envs}")
-            if cfg.train_environment == cfg.test_environment:
-                raise T2TInputError("train_environment and test_environment must differ")
-            parts = {"train": ([u for u in users if u not in val], [cfg.train_environment]),
-                     "validation": (val, [cfg.train_environment]),
-                     "test": (users, [cfg.test_environment])}
-        else:
+        if cfg.split_by not in ("user", "environment"):
             raise T2TInputError(f"split_by must be 'user' or 'environment', got {cfg.split_by!r}")
-        total_cells = len(users) * len(envs)
-        out = {}
-        for name, (us, es) in parts.items():
-            n = int(round(int(cfg.num_windows) * len(us) * len(es) / total_cells))
-            out[name] = {"users": list(us), "environments": list(es), "num_windows": max(1, n)}
-        return out
+        for e in (cfg.train_environment, cfg.test_environment):
+            if e not in envs:
+                raise T2TInputError(f"unknown environment {e!r}; T2T-Sim has {envs}")
+        if cfg.train_environment == cfg.test_environment:
+            raise T2TInputError("train_environment and test_environment must differ")
+        layout = split_layout(users, envs, val, test, cfg.train_environment, cfg.test_environment)
+        parts = layout["sim" if cfg.split_by == "user" else "sim_cross_env"]
+        counts = sim_cell_windows(int(cfg.num_windows), users, envs)
+        return {name: {"cells": [(u, e, counts[(u, e)]) for u, e in cells if counts[(u, e)] > 0]}
+                for name, cells in parts.items()}
 
-    def _generate_sim(self, users: list[str], environments: list[str], num_windows: int) -> Iterator[dict]:
-        from . import sim
-
+    def _generate_sim(self, cells: list[tuple[str, str, int]]) -> Iterator[dict]:
         cfg = self.config
-        yield from sim.generate_examples(num_windows=num_windows, seed=cfg.seed, window=cfg.window, users=users,
-                                         environments=environments, num_proc=cfg.num_proc)
+        for user, env, n in cells:
+            yield from generate_sim_cell(user, env, n, seed=cfg.seed, window=cfg.window, num_proc=cfg.num_proc)
 
     # -- pcap ----------------------------------------------------------------
     def _pcap_splits(self) -> dict[str, list[str]]:
@@ -288,6 +279,60 @@ class T2TCaptionsBuilder(datasets.GeneratorBasedBuilder):
                                         device=self.config.device, caption_time_base=self.config.caption_time_base,
                                         min_caption_overlap=self.config.min_caption_overlap,
                                         user=self.config.user, environment=self.config.environment)
+
+
+def split_layout(users: list[str], environments: list[str], validation_users: list[str],
+                 test_users: list[str], train_environment: str = "wifi",
+                 test_environment: str = "cellular") -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Which (user, environment) cells make up each split of the two sim configs.
+
+    ``sim``: train = the other users, validation = ``validation_users``, test = ``test_users``
+    (all environments). ``sim_cross_env``: train = ``train_environment`` of every user but the
+    validation users, validation = ``train_environment`` of the validation users, test =
+    ``test_environment`` of all users. Returns ``{config: {split: [(user, environment), ...]}}``.
+    """
+    train_users = [u for u in users if u not in validation_users and u not in test_users]
+    by_user = {
+        "train": [(u, e) for u in train_users for e in environments],
+        "validation": [(u, e) for u in validation_users for e in environments],
+        "test": [(u, e) for u in test_users for e in environments],
+    }
+    cross = {
+        "train": [(u, train_environment) for u in users if u not in validation_users],
+        "validation": [(u, train_environment) for u in validation_users],
+        "test": [(u, test_environment) for u in users],
+    }
+    return {"sim": by_user, "sim_cross_env": cross}
+
+
+def sim_cell_windows(num_windows: int, users: list[str], environments: list[str]) -> dict[tuple[str, str], int]:
+    """How many of ``num_windows`` windows each (user, environment) cell gets: equal shares, the
+    remainder going to the first cells in (user, environment) order."""
+    cells = [(u, e) for u in users for e in environments]
+    base, rem = divmod(int(num_windows), len(cells))
+    return {c: base + (1 if i < rem else 0) for i, c in enumerate(cells)}
+
+
+def sim_cell_seed(seed: int, user: str, environment: str) -> int:
+    """The generator seed of one (user, environment) cell: a 32-bit hash of the corpus seed and the cell,
+    so cells never share random streams."""
+    h = hashlib.blake2b(f"t2t-sim:{int(seed)}:{user}:{environment}".encode(), digest_size=4).digest()
+    return int.from_bytes(h, "little")
+
+
+def generate_sim_cell(user: str, environment: str, num_windows: int, *, seed: int = 0, window: float = 10.0,
+                      num_proc: int = 1) -> Iterator[dict]:
+    """The T2T-Sim windows of one user in one environment (``num_windows`` of them, schema dicts).
+
+    The corpus is built cell by cell, so any split (by user or by environment) is a union of cells
+    and the builders and the exported folder hold the same windows for the same seed. Within a cell
+    the simulator's session plan starts each session in the next app, so 20 sessions (240 windows
+    of 10 s) visit all 20 apps.
+    """
+    from . import sim
+
+    yield from sim.generate_examples(num_windows=num_windows, seed=sim_cell_seed(seed, user, environment),
+                                     window=window, users=[user], environments=[environment], num_proc=num_proc)
 
 
 def capture_examples(path: str | os.PathLike, *, captions: str | os.PathLike | None = None, window: float = 10.0,

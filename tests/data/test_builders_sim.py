@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from t2t_hf.data import sim
-from t2t_hf.data.builders import T2TCaptionsBuilder
-from t2t_hf.data.export import CALIBRATION_BEGIN, CALIBRATION_END, export_dataset, split_layout
+from t2t_hf.data.builders import T2TCaptionsBuilder, split_layout
+from t2t_hf.data.export import CALIBRATION_BEGIN, CALIBRATION_END, export_dataset
 from t2t_hf.data.schema import features, find_addresses, validate_example
 from t2t_hf.errors import T2TInputError
 
@@ -135,6 +135,17 @@ def test_export_loads_offline_and_streaming(exported, tmp_path):
     validate_example(rows[0])
     cross = _load(out, "sim_cross_env", "test", cache=tmp_path)
     assert set(cross["environment"]) == {"cellular"} and len(cross) == summary["configs"]["sim_cross_env"]["test"]
+
+
+def test_export_holds_what_the_builder_builds(exported, sim_ds, tmp_path):
+    """Same seed and size: the folder's splits are the builder's splits (the corpus is built per user x environment)."""
+    out, _ = exported
+    _, ds = sim_ds
+    for split in ("train", "validation", "test"):
+        folder = _load(out, "sim", split, cache=tmp_path)
+        assert sorted(folder["id"]) == sorted(ds[split]["id"])
+        a = {r["id"]: r["size"] for r in folder}
+        assert all(a[r["id"]] == r["size"] for r in ds[split])
 
 
 def test_export_is_deterministic_and_atomic(exported, tmp_path):
