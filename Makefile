@@ -6,7 +6,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.t2t-installed
-SAMPLE ?= examples/sample.pcap
+SAMPLE ?= examples/sample.pcap.gz
 PYTEST_ARGS ?=
 
 .PHONY: demo test venv system-deps bench clean
