@@ -52,8 +52,11 @@ def main() -> None:
     print(f"load average during the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(other work on the machine slows the wall-clock numbers)")
     print(f"ratio num_proc={args.procs} / num_proc=1: {rn / r1:.2f}x; identical output: {same}")
-    print(f"projected 40,000 windows: {40000 / r1 / 60:.1f} min with 1 process, "
+    print(f"projected 40,000 windows (wall clock as measured): {40000 / r1 / 60:.1f} min with 1 process, "
           f"{40000 / rn / 60:.1f} min with {args.procs}")
+    cpu_per_window = cn / args.windows
+    print(f"CPU cost: {1 / cpu_per_window:.0f} windows per CPU-second; 40,000 windows = {40000 * cpu_per_window / 60:.1f} "
+          f"CPU-minutes, {40000 * cpu_per_window / 60 / args.procs:.1f} min on {args.procs} otherwise idle cores")
 
 
 if __name__ == "__main__":

@@ -210,3 +210,20 @@ def test_dtx_voice_calls_are_symmetric_over_the_call():
         rates.append(udp.sum() / (sp.end - sp.start))
     assert 0.6 < up / down < 1.6
     assert 5 < np.median(rates) < 40  # packets/s: between DTX-only and 60-ms speech both ways
+
+
+def test_windows_match_the_ingestion_windowing():
+    """The corpus cuts windows from the packet arrays directly (fast); they must equal what
+    ``t2t_hf.traffic.make_windows`` makes of the same session's packet table."""
+    from t2t_hf.data.sim.corpus import window_arrays
+    from t2t_hf.traffic import detect_devices, make_windows
+
+    s = generate_session(9, "user06", "cellular", "Instagram", duration=40.0)
+    assert detect_devices(s.packets)[0] == s.device
+    ref = make_windows(s.packets, 10.0, device=s.device, start=s.start_epoch, end=s.start_epoch + s.duration)
+    mine = window_arrays(s, 10.0)
+    assert len(ref) == len(mine) == 4
+    for w, m in zip(ref, mine):
+        assert np.array_equal(w.size, m["size"]) and np.array_equal(w.flow, m["flow"])
+        assert np.array_equal(w.protocol, m["protocol"])
+        np.testing.assert_allclose(w.time, m["time"], atol=1e-5)
