@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from annotation_media import burst_traffic, make_recording, write_pcap
-from conftest import DURATION, SCENES, T0
+from annotation_media import DURATION, SCENES, T0, burst_traffic, make_recording, write_pcap
 from t2t_hf.annotation import align_auto, align_marker, align_metadata, annotate, probe_video
 from t2t_hf.annotation.align import lagged_pearson, parse_time
 from t2t_hf.annotation.video import change_signal, read_frames_at

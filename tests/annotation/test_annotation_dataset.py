@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SECRET
+from annotation_media import SECRET
 from t2t_hf.annotation import annotate
 from t2t_hf.traffic import read_capture
 

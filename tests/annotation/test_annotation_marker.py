@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import T0
+from annotation_media import T0
 from t2t_hf.annotation import align_marker, probe_video
 from t2t_hf.annotation.marker import (MARKER_JS, decode_timecode, encode_timecode, render_timecode,
                                       write_marker_page)

@@ -11,7 +11,7 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import DURATION, SECRET, T0
+from annotation_media import DURATION, SECRET, T0
 from t2t_hf.annotation import PROMPT_VERSION, BackendError, annotate
 from t2t_hf.annotation.backends.openai_backend import OpenAIBackend, RateLimiter
 from t2t_hf.errors import T2TInputError

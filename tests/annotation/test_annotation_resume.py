@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SECRET
+from annotation_media import SECRET
 from t2t_hf.annotation import annotate
 from t2t_hf.errors import T2TInputError
 
