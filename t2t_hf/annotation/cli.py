@@ -57,6 +57,8 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     al.add_argument("--device", default=None, help="the phone's IP address (auto; default: most active device)")
     al.add_argument("--marker-time", default=None,
                     help="marker: capture-clock time (epoch or ISO 8601) at which the recorded white flash showed")
+    al.add_argument("--marker-scan", type=float, default=None, metavar="SECONDS",
+                    help="marker: look for the timecode page only in the first SECONDS of the recording")
     al.add_argument("--clock-pair", type=_pair, action="append", default=None, metavar="VIDEO_S=TIME",
                     help="marker: a clock reading visible in the recording at VIDEO_S seconds (repeatable)")
 
@@ -103,7 +105,8 @@ def run_annotate(args) -> int:
         res = annotate(args.video, args.pcap, args.out, window=args.window, backend=args.backend,
                        backend_options=backend_options_from_args(args), offset=args.offset, align=args.align,
                        video_start=args.video_start, metadata_anchor=args.metadata_anchor,
-                       marker_time=args.marker_time, clock_pairs=args.clock_pair, search=args.search,
+                       marker_time=args.marker_time, clock_pairs=args.clock_pair, marker_scan=args.marker_scan,
+                       search=args.search,
                        device=args.device, frames_per_window=args.frames, min_coverage=args.min_coverage,
                        max_side=args.max_side, app=args.app, app_type=args.app_type, activity=args.activity,
                        cache_dir=False if args.no_cache else args.cache_dir, progress=not args.no_progress,

@@ -191,7 +191,8 @@ def _append(f, record: dict) -> None:
 
 def compute_alignment(info: VideoInfo, timestamps: np.ndarray, sizes: np.ndarray, *, align: str,
                       offset: float | None, video_start=None, metadata_anchor: str = "start", marker_time=None,
-                      clock_pairs=None, search: float | None = 300.0) -> _align.Alignment:
+                      clock_pairs=None, search: float | None = 300.0,
+                      marker_scan: float | None = None) -> _align.Alignment:
     """Dispatch to :mod:`~t2t_hf.annotation.align`. ``offset`` is a manual correction in seconds, added to
     the metadata time (``metadata``) or to the centre of the search (``auto``)."""
     if align not in ALIGN_METHODS:
@@ -202,7 +203,7 @@ def compute_alignment(info: VideoInfo, timestamps: np.ndarray, sizes: np.ndarray
     if align == "marker":
         if offset:
             raise T2TInputError("--offset applies to --align metadata/auto; with a marker the marker sets the time")
-        return _align.align_marker(info, marker_time=marker_time, clock_pairs=clock_pairs)
+        return _align.align_marker(info, marker_time=marker_time, clock_pairs=clock_pairs, scan_seconds=marker_scan)
     prior = None
     if video_start is not None or info.creation_time is not None:
         prior = _align.align_metadata(info, correction=correction, video_start=video_start,
@@ -236,7 +237,8 @@ def _device_mask(table, device: str | None) -> np.ndarray:
 
 def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", backend_options: dict | None = None,
              offset: float | None = None, align: str = "metadata", video_start=None, metadata_anchor: str = "start",
-             marker_time=None, clock_pairs: Sequence | None = None, search: float | None = 300.0,
+             marker_time=None, clock_pairs: Sequence | None = None, marker_scan: float | None = None,
+             search: float | None = 300.0,
              device: str | None = None, frames_per_window: int = 3, min_coverage: float = 0.5,
              max_side: int | None = DEFAULT_MAX_SIDE, app: str | None = None, app_type: str | None = None,
              activity: str | None = None, cache_dir=None, progress: bool = True,
@@ -256,7 +258,8 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
         align: "metadata", "auto" or "marker" (see :mod:`~t2t_hf.annotation.align`).
         video_start: capture-clock time of the first frame (epoch s or ISO 8601), overriding the tag.
         metadata_anchor: "start" or "end": what the file's creation_time marks.
-        marker_time, clock_pairs: for ``align="marker"``.
+        marker_time, clock_pairs: for ``align="marker"`` (neither: read the timecode marker page).
+        marker_scan: for the timecode marker: look only at the first this many seconds of video.
         search: for ``align="auto"`` with a metadata time: search +- this many seconds around it
             (None or 0: the whole capture, e.g. when the recorder's clock or time zone is wrong).
         device: the phone's address (for ``auto``; None = most active device).
@@ -303,7 +306,7 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
     alignment = compute_alignment(
         info, ts[mask] if mask is not None else ts, table.ip_len[mask] if mask is not None else table.ip_len,
         align=align, offset=offset, video_start=video_start, metadata_anchor=metadata_anchor,
-        marker_time=marker_time, clock_pairs=clock_pairs, search=search)
+        marker_time=marker_time, clock_pairs=clock_pairs, search=search, marker_scan=marker_scan)
     log.info("alignment %s: offset %.3f s (video 0 s = %s), confidence %s", alignment.method, alignment.offset,
              _fmt(alignment.offset), "n/a" if alignment.confidence is None else f"{alignment.confidence:.2f}")
     if alignment.method == "auto" and alignment.confidence is not None and alignment.confidence < 0.2:

@@ -3,6 +3,7 @@ a recording of the marker aligns, and a real browser's rendering of the page dec
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -16,6 +17,7 @@ from t2t_hf.annotation import align_marker, probe_video
 from t2t_hf.annotation.marker import (MARKER_JS, decode_timecode, encode_timecode, render_timecode,
                                       write_marker_page)
 from t2t_hf.errors import T2TInputError
+from t2t_hf.traffic import read_capture
 
 SAMPLES = [0, 1, 1_780_000_000_123, 1_780_000_037_999, (1 << 48) - 1, 1_796_316_069_528]
 
@@ -51,13 +53,11 @@ def test_javascript_encoder_matches_python(tmp_path):
     script.write_text(MARKER_JS + "\nfor (const ms of %s) console.log(JSON.stringify(timecodeCells(ms)));\n"
                       % [m for m in SAMPLES if m < 2 ** 53])
     out = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30, check=True).stdout
-    import json
-
     for ms, line in zip(SAMPLES, out.splitlines()):
         assert np.array_equal(np.array(json.loads(line)), encode_timecode(ms)), ms
 
 
-def test_recorded_marker_aligns(tmp_path):
+def test_recorded_marker_aligns(tmp_path, vlm_server, capsys):
     """A recording that shows the marker page from 2 s to 4 s, on a phone whose clock reads
     T0 + 50 + video time: the offset is T0 + 50."""
     import av
@@ -84,6 +84,20 @@ def test_recorded_marker_aligns(tmp_path):
     assert a.details["source"] == "timecode" and a.details["frames"] >= 18
     assert a.offset == pytest.approx(T0 + 50.0, abs=1e-3)
     assert a.confidence == 1.0
+    # end to end through the CLI: windows on the capture clock get frames from the right video times
+    from annotation_media import SECRET, burst_traffic, write_pcap
+    from t2t_hf.annotation.cli import main
+
+    write_pcap(tmp_path / "c.pcap", burst_traffic([T0 + 52.0], start=T0 + 48.0, end=T0 + 58.0))
+    rc = main(["--video", str(tmp_path / "rec.mp4"), "--pcap", str(tmp_path / "c.pcap"), "--align", "marker",
+               "--marker-scan", "5", "--window", "2", "--base-url", vlm_server.url, "--api-key", SECRET,
+               "--no-cache", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    t0 = float(np.nanmin(read_capture(tmp_path / "c.pcap").timestamp))
+    recs = [json.loads(x) for x in open(tmp_path / "c.jsonl")]
+    assert recs and all(abs((r["start"] - t0) / 2 - round((r["start"] - t0) / 2)) < 1e-6 for r in recs)
+    for r in recs:
+        assert all(r["start"] - 1e-6 <= T0 + 50.0 + t < r["end"] for t in r["frame_times"])
 
 
 def test_browser_renders_a_readable_marker(tmp_path):
