@@ -401,6 +401,7 @@ def render_card(*, layout: dict, config_rows: dict, stats: CorpusStats, seed: in
                        "(runs `python -m t2t_hf.data.sim.calibrate` against the real captures) to fill this in.")
     full_cmd = re.sub(r"--sim-windows \d+", "--sim-windows 40000", command)
     full_cmd = re.sub(r" --calibrat\S* \S+", "", full_cmd)
+    full_cmd = re.sub(r"--out \S+", "--out outputs/hub/datasets/t2t-traffic-captions", full_cmd)
     if "--num-proc" not in full_cmd:
         full_cmd += " --num-proc 2"
     scale = 40000 / max(stats.n, 1)
@@ -493,7 +494,8 @@ hold too little traffic to tell. The table below is written by the export comman
 
 ### Regenerating
 
-This folder (command as run; {elapsed:.0f} s with `num_proc={num_proc}` on the build machine):
+This folder (the command as run; generating and writing the windows took {elapsed:.0f} s with
+`num_proc={num_proc}` on the build machine):
 
 ```bash
 {command}
@@ -504,6 +506,7 @@ about {scale * data_bytes / 1e9:.1f} GB of parquet by this build's bytes per win
 
 ```bash
 {full_cmd}
+python hub/push.py --root outputs/hub --namespace <your-hf-user-or-org>   # same repo name, full data
 ```
 
 The same data through the `datasets` builder, without writing a folder:

@@ -146,6 +146,16 @@ def test_builder_round_trip_and_privacy(recordings, tmp_path):
     assert again.as_dataset()["train"].to_list() == rows.to_list()
 
 
+def test_load_corpus_one_call(recordings, tmp_path):
+    from t2t_hf.data import load_corpus
+
+    root, _ = recordings
+    train = load_corpus("pcap", data_dir=str(root), cache_dir=tmp_path, split="train")
+    assert len(train) > 0 and set(train["source"]) == {"pcap"}
+    stream = load_corpus("pcap", data_dir=str(root), cache_dir=tmp_path, split="train", streaming=True)
+    assert [r["id"] for r in stream] == train["id"]
+
+
 def test_data_files_and_split_folders(recordings, tmp_path):
     root, _ = recordings
     (root / "test").mkdir()

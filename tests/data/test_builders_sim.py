@@ -230,3 +230,27 @@ def test_split_layout_matches_builder():
     assert {e for _, e in lay["sim_cross_env"]["test"]} == {"cellular"}
     cells = [c for s in lay["sim"].values() for c in s]
     assert sorted(cells) == sorted((u, e) for u in USERS for e in envs)  # every cell exactly once
+
+
+def test_export_cli_errors(tmp_path, capsys):
+    from t2t_hf.data.export import main
+
+    assert main(["--out", str(tmp_path / "o"), "--sim-windows", "0"]) == 2
+    assert "--sim-windows must be at least 1" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "o"), "--calibration", str(tmp_path / "none.md")]) == 2
+    assert "calibration report not found" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "o"), "--calibrate-pcaps", str(tmp_path / "none")]) == 2
+    assert "--calibrate-pcaps must be a folder" in capsys.readouterr().err
+    (tmp_path / "c.md").write_text("x")
+    assert main(["--out", str(tmp_path / "o"), "--calibration", str(tmp_path / "c.md"),
+                 "--calibrate-pcaps", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_import_is_cheap():
+    code = "import sys, t2t_hf.data; print(sorted(m for m in ('datasets', 'scipy', 'torch', 'pyarrow') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
