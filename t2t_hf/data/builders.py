@@ -11,9 +11,13 @@ or :func:`load_corpus` (the same in one call). Configs, all with the schema of
 :mod:`t2t_hf.data.schema`:
 
 ``sim``
-    T2T-Sim windows (:func:`t2t_hf.data.sim.generate_examples`). Splits by
-    user: the test users are *unseen* in training. With the 8 users
-    ``user01..user08``: train = user01-user05, validation = user06,
+    T2T-Sim windows (:func:`t2t_hf.data.sim.generate_examples`), generated
+    per (user, environment) cell with ``num_windows / 16`` windows each and a
+    seed per cell (:func:`generate_sim_cell`), so every split is a union of
+    cells and the exported folder holds exactly what the builder builds.
+    The default 3,840 windows give each cell 20 sessions, one per app.
+    Splits by user: the test users are *unseen* in training. With the 8
+    users ``user01..user08``: train = user01-user05, validation = user06,
     test = user07-user08; both environments in every split.
 ``sim_cross_env``
     The same generator, split by environment: train = Wi-Fi windows of every

@@ -586,10 +586,133 @@ For the `knocking` data:
 """
 
 
+# -- any builder config (your own recordings, knocking) ------------------------------
+
+def export_config(out: str | os.PathLike, config_name: str = "pcap", *, license: str = "other",
+                  pretty_name: str | None = None, **builder_kwargs) -> dict:
+    """Write one builder config (``pcap``: your captures + caption files; ``knocking``) as a dataset folder.
+
+    The folder holds ``data/<split>.parquet`` and a README.md whose front matter lists the config and its
+    splits, so ``load_dataset(out, split=...)`` works and ``hub/push.py --root`` can publish it. Every
+    example is validated (schema, no addresses) on the way. Written atomically like :func:`export_dataset`.
+
+    Args:
+        out: the folder to (re)write.
+        config_name: ``pcap`` or ``knocking`` (or a sim config, though :func:`export_dataset` suits those).
+        license: the licence id for the card (e.g. ``cc-by-4.0``); ``knocking`` is always ``gpl-3.0``.
+        pretty_name: the card's title (default: the folder name).
+        builder_kwargs: :class:`~t2t_hf.data.builders.T2TCaptionsConfig` fields, ``data_dir``, ``data_files``.
+
+    Returns ``{"splits": {split: rows}, "bytes": folder size}``.
+    """
+    from .builders import T2TCaptionsBuilder
+
+    out = Path(out)
+    if config_name == "knocking":
+        license = "gpl-3.0"
+    builder = T2TCaptionsBuilder(config_name=config_name, **builder_kwargs)
+    splits = [sg.name for sg in builder._split_generators(None)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        writer = ShardWriter(tmp)
+        stats = CorpusStats()
+        for split in splits:
+            rel = f"data/{split}.parquet"
+            for ex in builder.as_streaming_dataset(split=split):
+                writer.add(rel, schema.validate_example(ex))
+                stats.add(ex)
+            if rel not in writer.rows:
+                _write_empty_shard(tmp / rel)
+        rows = writer.close()
+        split_rows = {s: rows.get(f"data/{s}.parquet", 0) for s in splits}
+        card = _config_card(out.name if pretty_name is None else pretty_name, config_name, split_rows, stats,
+                            license, builder)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        for p in [tmp, *tmp.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {"splits": split_rows, "bytes": total, "examples": stats.n}
+
+
+def _config_card(title: str, config_name: str, split_rows: dict, stats: CorpusStats, license: str, builder) -> str:
+    import yaml
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+
+    sd = SplitDict()
+    for split, n in split_rows.items():
+        sd.add(SplitInfo(name=split, num_examples=int(n)))
+    meta = {"license": license, "language": ["en"], "pretty_name": title, "task_categories": ["text-generation"],
+            "tags": ["network-traffic", "encrypted-traffic", "captioning", "t2t"],
+            "size_categories": [_size_category(stats.n)],
+            "configs": [{"config_name": config_name, "default": True,
+                         "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in split_rows]}]}
+    DatasetInfosDict({config_name: DatasetInfo(features=schema.features(), splits=sd)}).to_dataset_card_data(meta)
+    source = {"pcap": "the maintainer's own captures, captioned with JSONL/SRT caption files "
+                      "(`t2t_hf.data.builders`, config `pcap`)",
+              "knocking": "the Facebook-action flows of Conti et al., IEEE TIFS 2016 (GPL-3.0 as redistributed)"
+              }.get(config_name, f"the `{config_name}` config of `t2t_hf.data.builders`")
+    schema_rows = "\n".join(f"| `{n}` | {d} | {m} |" for n, (d, m) in schema.COLUMNS.items())
+    split_table = "\n".join(f"| {s} | {n:,} |" for s, n in split_rows.items())
+    type_rows = "\n".join(f"| {t} | {stats.by_app_type[t]:,} | {_median(stats.packets[t]):.0f} |"
+                          for t in schema.APP_TYPES if stats.by_app_type[t])
+    citation = builder.info.citation
+    return f"""---
+{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---
+
+# {title}
+
+Traffic-caption pairs in the T2T corpus schema, built from {source}. One row = one window of one phone's
+encrypted traffic (packet sizes, directions, protocols, times, flow indices) and a caption of what the user did.
+No payload bytes and no IP or MAC addresses: every string column was checked for address-like text, and file
+names or captions holding one had it replaced by `<address>`.
+
+```python
+from datasets import load_dataset
+ds = load_dataset("path/to/this/folder")
+```
+
+| split | windows |
+|---|---|
+{split_table}
+
+| app type | windows | median packets / window |
+|---|---|---|
+{type_rows}
+
+## Schema
+
+| column | type | meaning, unit |
+|---|---|---|
+{schema_rows}
+
+## Licence and citation
+
+Licence: `{license}`. Cite T2T{' and Conti et al.' if config_name == 'knocking' else ''}:
+
+```bibtex
+{citation}
+```
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m t2t_hf.data.export", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=DEFAULT_OUT, help="dataset folder to (re)write (default: %(default)s)")
+    p.add_argument("--config", default="sim", choices=["sim", "pcap", "knocking"],
+                   help="sim: the published T2T-Sim folder (default); pcap: your captures + caption files "
+                        "(--data-dir); knocking: the Conti et al. flows (--data-dir, GPL-3.0: keep it private)")
+    p.add_argument("--data-dir", default=None, help="for --config pcap/knocking: the input folder")
+    p.add_argument("--license", default="other", help="for --config pcap: licence id for the card (e.g. cc-by-4.0)")
+    p.add_argument("--user", default="unknown", help="for --config pcap: user label for captions without one")
+    p.add_argument("--environment", default="unknown", choices=["wifi", "cellular", "unknown"],
+                   help="for --config pcap: network environment of the captures")
     p.add_argument("--sim-windows", type=int, default=DEFAULT_SIM_WINDOWS, help="T2T-Sim windows, all splits (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--window", type=float, default=10.0, help="window length in seconds (default: %(default)s)")
@@ -600,6 +723,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the calibration against the real captures in DIR (e.g. ../shared/data/pcaps) and "
                         "put its table into the card")
     args = p.parse_args(argv)
+    if args.config != "sim":
+        try:
+            if args.data_dir is None:
+                raise T2TInputError(f"--config {args.config} needs --data-dir (the input folder)")
+            kw = {"user": args.user, "environment": args.environment, "window": args.window} \
+                if args.config == "pcap" else {"seed": args.seed}
+            summary = export_config(args.out, args.config, license=args.license, data_dir=args.data_dir, **kw)
+        except T2TInputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out}: {summary['examples']:,} windows, {summary['bytes'] / 1e6:.1f} MB; "
+              + ", ".join(f"{s} {n:,}" for s, n in summary["splits"].items()))
+        return 0
     try:
         summary = export_dataset(args.out, sim_windows=args.sim_windows, seed=args.seed, window=args.window,
                                  num_proc=args.num_proc, calibration=args.calibration,

@@ -203,3 +203,23 @@ def test_bad_inputs(recordings, tmp_path):
         build(data_dir=str(root))
     with pytest.raises(T2TInputError):
         build(data_files={"train": [str(tmp_path / "nothing-*.pcap")]})
+
+
+def test_export_own_recordings_folder(recordings, tmp_path, capsys):
+    """Your recordings -> a Hub-ready folder that load_dataset reads (offline, streaming too)."""
+    from datasets import load_dataset
+
+    from t2t_hf.data.export import main
+
+    root, _ = recordings
+    out = tmp_path / "hub" / "datasets" / "my-captions"
+    assert main(["--config", "pcap", "--data-dir", str(root), "--out", str(out), "--license", "cc-by-4.0",
+                 "--user", "alice", "--environment", "wifi"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    card = (out / "README.md").read_text()
+    assert "license: cc-by-4.0" in card and "config_name: pcap" in card
+    ds = load_dataset(str(out), split="train", cache_dir=str(tmp_path / "c"))
+    assert ds.features == features() and set(ds["user"]) == {"alice"}
+    assert [r["id"] for r in load_dataset(str(out), split="train", streaming=True)] == ds["id"]
+    assert main(["--config", "pcap", "--out", str(out)]) == 2
+    assert "needs --data-dir" in capsys.readouterr().err
