@@ -73,11 +73,13 @@ class AnnotationResult:
 
 @dataclass
 class WindowJob:
-    """One window to caption: capture-clock ``start``/``end`` (s) and the video times to sample."""
+    """One window to caption: capture-clock ``start``/``end`` (s), the video times to sample (s) and
+    ``covered``, the seconds of the window the recording covers."""
 
     start: float
     end: float
     sample_times: list
+    covered: float
 
 
 # -- windows ------------------------------------------------------------------------------------------
@@ -105,7 +107,7 @@ def plan_windows(capture_start: float, capture_end: float, alignment: _align.Ali
             continue
         a, b = lo - alignment.offset, hi - alignment.offset
         step = (b - a) / frames_per_window
-        jobs.append(WindowJob(ws, we, [a + (i + 0.5) * step for i in range(frames_per_window)]))
+        jobs.append(WindowJob(ws, we, [a + (i + 0.5) * step for i in range(frames_per_window)], hi - lo))
     if not jobs:
         raise T2TInputError(
             f"the recording does not overlap the capture in time: on the capture clock the recording spans "
@@ -349,7 +351,7 @@ def annotate(video, pcap, out=None, *, window: float = 10.0, backend="openai", b
                     h = frame_hash(im)
                     if h not in hashes:
                         images.append(im), times.append(round(t, 6)), hashes.append(h)
-                prompt = build_user_prompt(len(images), job.end - job.start, app)
+                prompt = build_user_prompt(len(images), job.covered, app)
                 key = cache_key(model_name, hashes, prompt, SYSTEM_PROMPT)
                 hit = cache.get(key) if cache else None
                 if hit is not None:
