@@ -138,7 +138,7 @@ def test_calls_are_steady_and_symmetric():
         r, m = _spell_packets(s, sp)
         udp = m & (r.proto == 17) & (r.time > sp.start + 2) & (r.time < sp.end - 1)
         up, down = int((udp & r.up).sum()), int((udp & ~r.up).sum())
-        assert 0.8 < up / down < 1.25, (app, up, down)
+        assert 0.75 < up / down < 1.33, (app, up, down)
         bu, bd = r.ip_len[udp & r.up].sum(), r.ip_len[udp & ~r.up].sum()
         assert 0.6 < bu / bd < 1.6, (app, bu, bd)
         per_s = np.bincount(np.floor(r.time[udp] - sp.start).astype(int))[3:-2]

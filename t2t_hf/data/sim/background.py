@@ -129,8 +129,8 @@ def analytics(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: fl
     tcp_exchanges(b, path, f, times, rng.integers(400, 3500, len(times)), rng.integers(60, 400, len(times)))
 
 
-def other_apps(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: float, rate: float = 1 / 30.0) -> None:
-    """Other apps and services in the background: Poisson bursts (``rate`` per s) of 1-6 exchanges,
+def other_apps(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: float, rate: float = 1 / 45.0) -> None:
+    """Other apps and services in the background: Poisson bursts (``rate`` per s) of 1-3 small exchanges,
     each on a fresh connection (phones open 20-40 flows a minute in the real captures)."""
     rng = b.rng
     n = rng.poisson((t1 - t0) * rate)
@@ -138,10 +138,10 @@ def other_apps(b: TrafficBuilder, path: NetPath, dns: Resolver, t0: float, t1: f
         host = OTHER_APP_HOSTS[int(rng.integers(0, len(OTHER_APP_HOSTS)))]
         ta, addr = dns.lookup(float(t), host)
         f, tr = open_tcp(b, path, ta, addr, 443, host, "background", resumed=bool(rng.random() < 0.5))
-        k = int(rng.integers(1, 7))
+        k = int(rng.integers(1, 4))
         req = tr + np.cumsum(rng.exponential(0.3, k))
-        ends = tcp_exchanges(b, path, f, req, rng.integers(200, 2000, k),
-                             rng.lognormal(np.log(4000), 1.3, k).astype(np.int64) + 100)
+        ends = tcp_exchanges(b, path, f, req, rng.integers(200, 1200, k),
+                             rng.lognormal(np.log(1500), 1.0, k).astype(np.int64) + 100)
         if rng.random() < 0.6:
             close_tcp(b, path, f, float(ends[-1]) + rng.uniform(0.05, 2.0))
 

@@ -140,6 +140,8 @@ def generate_examples(num_windows: int, seed: int = 0, window: float = 10.0, use
         first), ``app``, ``app_type``, ``activity``, ``user``, ``environment``, ``source`` ("sim"),
         ``session``, ``window_start`` (s since session start), ``window_length`` (s).
     """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**39:
+        raise T2TInputError(f"seed must be an integer in [0, 2**39), got {seed!r}")
     if int(num_windows) < 0:
         raise T2TInputError(f"num_windows must be >= 0, got {num_windows}")
     if not (0.5 <= float(window) <= duration):

@@ -63,9 +63,9 @@ def rtp_call(b: TrafficBuilder, path: NetPath, t0: float, t1: float, server: str
     Audio: one packet every ``ptime`` s (20 ms for WebRTC apps, 60 ms for WhatsApp/Telegram) each way;
     payload bytes = ``audio_kbps`` * ``ptime`` / 8 while that side talks, a third of it in silence;
     with ``dtx`` (discontinuous transmission, as WhatsApp and Telegram do) a silent side sends only a
-    comfort-noise packet every 400 ms. The two sides take turns, so over a call the traffic is
-    symmetric. Video (if ``video``): frames at 15-30 fps sized from ``video_kbps`` (log-normal, key
-    frames 6x), split into packets of at most 1,150 payload bytes.
+    comfort-noise packet every 0.4-1.2 s. The two sides take turns, so over a call the traffic is
+    symmetric. Video (if ``video``): frames at a frame rate negotiated for both sides (15-30 fps), sized
+    from ``video_kbps`` (+-15 % per side; log-normal, key frames 6x), split into packets of at most 1,150 payload bytes.
     """
     rng = b.rng
     f = b.new_flow(17, server, int(rng.choice([3478, 3480, int(rng.integers(40000, 60000))])), "", app)
@@ -80,11 +80,13 @@ def rtp_call(b: TrafficBuilder, path: NetPath, t0: float, t1: float, server: str
     ts = t0 + 0.3
     audio_bytes = audio_kbps * 1000 * ptime / 8
     edges, speaker = _turns(rng, ts, t1, float(rng.uniform(2.0, 6.0)))
+    cn = float(rng.uniform(0.4, 1.2))  # comfort-noise interval in silence (DTX)
+    fps = float(rng.choice([15.0, 24.0, 30.0]))  # negotiated for both sides
     for up in (True, False):
         t = np.arange(ts + rng.uniform(0, ptime), t1, ptime)
         talk = _talking(edges, speaker, t, 0 if up else 1)
         if dtx:
-            comfort = (np.floor((t - ts) / 0.4) != np.floor((t - ts - ptime) / 0.4))
+            comfort = (np.floor((t - ts) / cn) != np.floor((t - ts - ptime) / cn))
             keep = talk | comfort
             t, talk = t[keep], talk[keep]
         if not up:
@@ -94,9 +96,8 @@ def rtp_call(b: TrafficBuilder, path: NetPath, t0: float, t1: float, server: str
         size = np.clip(size, 8, 400).astype(np.int32) + RTP_OVERHEAD
         b.add(t, f, up, size, 0, K_RTP, -2, 0)
         if video:
-            fps = float(rng.choice([15.0, 24.0, 30.0]))
             ft = np.arange(ts + rng.uniform(0, 0.05), t1, 1.0 / fps)
-            mean_frame = video_kbps * 1000 / 8 / fps * rng.uniform(0.7, 1.3)
+            mean_frame = video_kbps * 1000 / 8 / fps * rng.uniform(0.85, 1.15)
             fs = rng.lognormal(np.log(mean_frame), 0.35, len(ft))
             key = (np.arange(len(ft)) % int(fps * rng.uniform(2, 5))) == 0
             fs = np.where(key, fs * 6, fs).astype(np.int64)

@@ -207,6 +207,8 @@ def generate_session(seed: int, user: str, environment: str, app: str | None = N
         T2TInputError: unknown user, environment or app, or a duration outside [1, 86400] s.
     """
     _check(user, environment, app, float(duration))
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise T2TInputError(f"seed must be a non-negative integer, got {seed!r}")
     if activity is not None and (app is None or activity not in APPS_BY_NAME[app].activity_names):
         raise T2TInputError(f"activity {activity!r} needs an app that has it; "
                             f"{app!r} has {APPS_BY_NAME[app].activity_names if app else 'no app given'}")
