@@ -295,6 +295,7 @@ class T2TFiLM(nn.Module):
         self.fc1 = nn.Linear(config.num_window_stats, config.film_hidden_dim)
         self.act = nn.GELU()
         self.proj = nn.Linear(config.film_hidden_dim, 2 * config.d_model * config.encoder_layers)
+        self.proj.zero_init = True  # see T2TPreTrainedModel._init_weights
 
     def forward(self, window_stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """-> gamma, beta, each [layers, B, 1, d]."""
@@ -370,17 +371,16 @@ class T2TPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
 
     def _init_weights(self, module):
+        if getattr(module, "zero_init", False):  # FiLM's output layer: an untrained FiLM is the identity
+            init.zeros_(module.weight)
+            init.zeros_(module.bias)
+            return
         super()._init_weights(module)
-        std = self.config.init_std
-        if isinstance(module, T2TFiLM):
-            init.zeros_(module.proj.weight)
-            init.zeros_(module.proj.bias)
-        elif isinstance(module, T2TPrototypes):
+        if isinstance(module, T2TPrototypes):
             init.normal_(module.prototypes, mean=0.0, std=1.0)
             init.zeros_(module.share_embed)
         elif isinstance(module, T2TForTrafficCaptioning) and module.logit_scale is not None:
             init.constant_(module.logit_scale, math.log(1.0 / self.config.contrastive_temperature))
-        _ = std
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save weights (safetensors only), config, generation config, and the remote code with its ``auto_map``
@@ -720,7 +720,7 @@ class T2TForTrafficCaptioning(T2TPreTrainedModel, GenerationMixin):
         app_type_logits = (self.app_type_head(enc.pooled_output) if self.app_type_head is not None and heads
                            else None)
         if app_type_labels is not None and app_type_logits is not None:
-            app_type_labels = torch.as_tensor(app_type_labels, device=logits.device).long().view(-1)
+            app_type_labels = torch.as_tensor(app_type_labels, device=app_type_logits.device).long().view(-1)
             if app_type_labels.shape[0] != app_type_logits.shape[0]:
                 raise T2TInputError(f"app_type_labels has {app_type_labels.shape[0]} entries for a batch of "
                                     f"{app_type_logits.shape[0]}")

@@ -61,7 +61,9 @@ class TrafficCaptioningPipeline(Pipeline):
     _load_tokenizer = True
 
     def __call__(self, inputs, **kwargs):
-        batch_size = kwargs.pop("batch_size", None) or self._batch_size or 16
+        batch_size = kwargs.pop("batch_size", None)
+        if batch_size is None:
+            batch_size = self._batch_size if self._batch_size is not None else 16
         kwargs.pop("num_workers", None)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise T2TInputError(f"batch_size must be a positive integer, got {batch_size!r}")

@@ -5,6 +5,7 @@ This file is also shipped as remote code: it imports nothing from ``t2t_hf`` at 
 
 from __future__ import annotations
 
+import numpy as np
 from transformers import BatchFeature, ProcessorMixin
 
 try:  # inside the t2t_hf package: the project's one input-error type
@@ -20,7 +21,7 @@ class T2TProcessor(ProcessorMixin):
 
     ``processor(traffic=..., text=..., app_type=...)`` returns the feature extractor's ``BatchFeature``
     (``input_features``, ``attention_mask``, ``time_bin_features``, ``window_stats``) plus ``labels`` [B, L]
-    (caption token ids ending with ``</s>``, padding replaced by -100) when ``text`` is given, and
+    (int64 caption token ids ending with ``</s>``, padding replaced by -100) when ``text`` is given, and
     ``app_type_labels`` [B] (index in ``feature_extractor.app_types``, -100 for unknown) when ``app_type`` is given.
     ``batch_decode`` / ``decode`` turn generated ids into captions.
     """
@@ -49,9 +50,9 @@ class T2TProcessor(ProcessorMixin):
             if traffic is not None and len(texts) != out["input_features"].shape[0]:
                 raise T2TInputError(f"got {len(texts)} captions for {out['input_features'].shape[0]} windows; give "
                                     "one caption per window")
-            ids = self.tokenizer(texts, padding=True, truncation=True, return_tensors=return_tensors)["input_ids"]
-            pad = self.tokenizer.pad_token_id
-            out["labels"] = ids.masked_fill(ids == pad, -100) if hasattr(ids, "masked_fill") else _mask(ids, pad)
+            ids = np.asarray(self.tokenizer(texts, padding=True, truncation=True, return_tensors="np")["input_ids"],
+                             dtype=np.int64)
+            out["labels"] = np.where(ids == self.tokenizer.pad_token_id, -100, ids)
         if app_type is not None:
             names = [app_type] if isinstance(app_type, str) else list(app_type)
             index = {name: i for i, name in enumerate(self.feature_extractor.app_types)}
@@ -60,7 +61,7 @@ class T2TProcessor(ProcessorMixin):
                 raise T2TInputError(f"unknown app type(s) {sorted(set(unknown))}; expected one of "
                                     f"{self.feature_extractor.app_types} or 'unknown'")
             labels = [index.get(n, -100) for n in names]
-            out["app_type_labels"] = labels
+            out["app_type_labels"] = np.asarray(labels, dtype=np.int64)
         return BatchFeature(data=dict(out), tensor_type=return_tensors)
 
     def batch_decode(self, *args, **kwargs):
@@ -75,14 +76,6 @@ class T2TProcessor(ProcessorMixin):
     @property
     def model_input_names(self):
         return list(self.feature_extractor.model_input_names)
-
-
-def _mask(ids, pad):
-    import numpy as np
-
-    if isinstance(ids, np.ndarray):
-        return np.where(ids == pad, -100, ids)
-    return [[-100 if t == pad else t for t in row] for row in ids]
 
 
 T2TProcessor.register_for_auto_class("AutoProcessor")

@@ -23,3 +23,14 @@ def _registered():
     from t2t_hf.models_registry import register
 
     register()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models run fastest on one thread, and the CI box is shared: avoid thread oversubscription."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
