@@ -104,3 +104,42 @@ def test_script_dry_run_on_repo_hub():
     if (REPO / "hub" / "datasets" / "t2t-traffic-captions").is_dir():
         assert "dataset <namespace>/t2t-traffic-captions" in r.stdout
         assert "README.md" in r.stdout and ".parquet" in r.stdout
+
+
+def test_push_calls_create_repo_and_upload_folder(push, hub, capsys, monkeypatch):
+    """The real path, with the Hub client replaced by a recorder (no network)."""
+    import huggingface_hub
+
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def whoami(self):
+            return {"name": "someone"}
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create_repo", repo_id, kw["repo_type"], kw["private"], kw["exist_ok"]))
+
+        def upload_folder(self, **kw):
+            calls.append(("upload_folder", kw["repo_id"], kw["repo_type"], Path(kw["folder_path"]).name,
+                          tuple(kw["ignore_patterns"])))
+            return f"https://huggingface.co/{kw['repo_id']}"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert push.main(["--root", str(hub), "--token", "hf_fake", "--private"]) == 0
+    assert calls[0] == ("init", "hf_fake")
+    assert ("create_repo", "someone/t2t-mini", "dataset", True, True) in calls
+    assert ("create_repo", "someone/t2t-tiny", "model", True, True) in calls
+    up = [c for c in calls if c[0] == "upload_folder"]
+    assert {(c[1], c[2], c[3]) for c in up} == {("someone/t2t-mini", "dataset", "t2t-mini"),
+                                              ("someone/t2t-tiny", "model", "t2t-tiny")}
+    assert all(".*" in c[4] for c in up)
+    assert "pushed dataset someone/t2t-mini" in capsys.readouterr().out
+    # a dataset with an address is never uploaded
+    _parquet(hub / "datasets" / "t2t-mini" / "data" / "bad.parquet", [{"caption": "from aa:bb:cc:dd:ee:ff"}])
+    calls.clear()
+    assert push.main(["--root", str(hub), "--token", "hf_fake", "--namespace", "me"]) == 2
+    assert not [c for c in calls if c[0] == "upload_folder"]
+    assert "address-like" in capsys.readouterr().err
