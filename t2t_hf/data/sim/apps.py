@@ -245,3 +245,14 @@ APPS: list[App] = [
 APPS_BY_NAME: dict[str, App] = {a.name: a for a in APPS}
 
 __all__ = ["APPS", "APPS_BY_NAME", "APP_TYPES", "App", "Activity"]
+
+
+def apps_markdown() -> str:
+    """A Markdown table of the apps, their type, activities and protocols (for docs and cards)."""
+    lines = ["| app | type | activities | protocols |", "|---|---|---|---|"]
+    for a in APPS:
+        lines.append(f"| {a.name} | {a.app_type} | {', '.join(a.activity_names)} | {', '.join(a.protocols)} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ += ["apps_markdown"]

@@ -24,7 +24,10 @@ statistic                 what                                                  
 KS is the two-sample Kolmogorov-Smirnov statistic (0 = same distribution,
 1 = disjoint). Active time excludes silences over 60 s (several captures are
 concatenations of short traces days apart). A capture with fewer than 200
-device packets or less than 20 s of activity is marked too short to tell.
+device packets or less than 20 s of activity is marked too short to tell. For
+scale, the last row gives the mean distance between two *real* captures of the
+same app type: a simulator cannot be expected to sit closer to one capture than
+real captures of similar apps sit to each other.
 
     python -m t2t_hf.data.sim.calibrate --pcaps ../shared/data/pcaps --out calibration.md
 """
@@ -223,6 +226,7 @@ def calibrate(pcaps: Path, sessions: int = 6, seed: int = 7) -> list[dict]:
         raise T2TInputError(f"{pcaps} is not a directory of captures; pass --pcaps ../shared/data/pcaps")
     results = []
     sim_cache: dict = {}
+    real_stats: dict = {}
     for name, (app, activity, what) in REAL_CAPTURES.items():
         p = pcaps / name
         if not p.exists():
@@ -237,12 +241,23 @@ def calibrate(pcaps: Path, sessions: int = 6, seed: int = 7) -> list[dict]:
             sim_cache[key] = statistics(sim_traffic(app, activity, sessions=sessions, seed=seed))
         sim = sim_cache[key]
         short = real["packets"] < 200 or real["active_s"] < 20.0
+        if not short:
+            real_stats[name] = (APPS_BY_NAME[app].app_type, real)
         results.append({
             "file": name, "app": app, "app_type": APPS_BY_NAME[app].app_type, "activity": activity, "what": what,
             "real_packets": real["packets"], "real_active_s": round(real["active_s"], 1), "too_short": bool(short),
             "distance": {k: (None if v is None else round(v, 3)) for k, v in compare(real, sim).items()},
             "real": _summary(real), "sim": _summary(sim),
         })
+    # context: how far real captures of the same app type are from each other
+    names = sorted(real_stats)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if real_stats[a][0] == real_stats[b][0]]
+    if pairs:
+        ds = [compare(real_stats[a][1], real_stats[b][1]) for a, b in pairs]
+        mean = {k: (round(float(np.mean([d[k] for d in ds if d[k] is not None])), 3)
+                    if any(d[k] is not None for d in ds) else None) for k in STAT_NAMES}
+        results.append({"file": "real vs real", "reference": True, "pairs": len(pairs), "distance": mean,
+                        "what": "mean distance between two real captures of the same app type"})
     return results
 
 
@@ -258,6 +273,8 @@ def markdown(results: list[dict]) -> str:
     head = ["capture", "sim app / activity", "packets", "active s"] + STAT_NAMES
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
+        if r.get("reference"):
+            continue
         if "error" in r:
             lines.append(f"| {r['file']} | {r['app']} | - | - | " + " | ".join(["-"] * len(STAT_NAMES)) + " |")
             continue
@@ -266,13 +283,17 @@ def markdown(results: list[dict]) -> str:
         note = " (too short)" if r["too_short"] else ""
         lines.append(f"| {r['file']}{note} | {r['app']} / {r['activity'] or 'any'} | {r['real_packets']} | "
                      f"{r['real_active_s']:.0f} | " + " | ".join(cells) + " |")
-    ok = [r for r in results if "error" not in r and not r["too_short"]]
+    ok = [r for r in results if "error" not in r and not r.get("reference") and not r["too_short"]]
     if ok:
         means = []
         for k in STAT_NAMES:
             v = [r["distance"][k] for r in ok if r["distance"][k] is not None]
             means.append(f"{np.mean(v):.2f}" if v else "-")
-        lines.append(f"| **mean (captures long enough)** | | | | " + " | ".join(means) + " |")
+        lines.append(f"| **mean sim vs real (captures long enough)** | | | | " + " | ".join(means) + " |")
+    for r in results:
+        if r.get("reference"):
+            cells = ["-" if r["distance"][k] is None else f"{r['distance'][k]:.2f}" for k in STAT_NAMES]
+            lines.append(f"| *real vs real, same app type ({r['pairs']} pairs)* | | | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
