@@ -31,7 +31,7 @@ or :func:`load_corpus` (the same in one call). Configs, all with the schema of
     80/10/10 per action label, deterministically from ``seed``.
 ``pcap``
     The user's own captures with caption files: ``capture.pcap`` (or
-    ``.pcapng``/``.cap``) beside ``capture.jsonl`` or ``capture.srt`` (see
+    ``.pcapng``/``.cap``, optionally ``.gz``) beside ``capture.jsonl`` or ``capture.srt`` (see
     :mod:`t2t_hf.data.caption_files`). Give ``data_dir`` (subfolders
     ``train``/``validation``/``test`` become splits; otherwise everything is
     ``train``) or ``data_files`` (``{"train": [...], "test": [...]}``; caption
@@ -57,10 +57,8 @@ from datasets.exceptions import DatasetGenerationError
 
 from ..errors import T2TInputError
 from . import schema
-from .caption_files import (CAPTION_SUFFIXES, best_caption, caption_times_on_capture_clock, find_caption_file,
-                            read_caption_file)
-
-CAPTURE_SUFFIXES: tuple[str, ...] = (".pcap", ".pcapng", ".cap")
+from .caption_files import (CAPTION_SUFFIXES, CAPTURE_SUFFIXES, best_caption, caption_times_on_capture_clock,
+                            capture_stem, find_caption_file, read_caption_file)
 
 T2T_CITATION = """@inproceedings{liu2026t2t,
   title         = {T2T: Traffic-to-Text},
@@ -270,7 +268,7 @@ class T2TCaptionsBuilder(datasets.GeneratorBasedBuilder):
         missing = [c for caps in splits.values() for c in caps if find_caption_file(c) is None]
         if missing:
             raise T2TInputError(f"{len(missing)} capture(s) have no caption file beside them, e.g. {missing[0]}: "
-                                f"add {Path(missing[0]).stem}{CAPTION_SUFFIXES[0]} or {Path(missing[0]).stem}.srt "
+                                f"add {capture_stem(missing[0])}{CAPTION_SUFFIXES[0]} or {capture_stem(missing[0])}.srt "
                                 "next to it")
         for caps in splits.values():  # read every caption file now: a bad one fails before any work
             for c in caps:
@@ -362,8 +360,8 @@ def capture_examples(path: str | os.PathLike, *, captions: str | os.PathLike | N
     path = Path(path)
     cap_file = Path(captions) if captions is not None else find_caption_file(path)
     if cap_file is None:
-        raise T2TInputError(f"no caption file beside the capture: add {path.stem}.jsonl or {path.stem}.srt",
-                            path=str(path))
+        raise T2TInputError(f"no caption file beside the capture: add {capture_stem(path)}.jsonl or "
+                            f"{capture_stem(path)}.srt", path=str(path))
     records = _check_records(read_caption_file(cap_file), cap_file)
     table = read_capture(path)
     if len(table) == 0:
@@ -379,7 +377,7 @@ def capture_examples(path: str | os.PathLike, *, captions: str | os.PathLike | N
             raise T2TInputError("no client device found in the capture; pass device= the phone's address",
                                 path=str(path))
         device = devices[0]
-    session = schema.scrub_addresses(path.stem)
+    session = schema.scrub_addresses(capture_stem(path))
     for k, w in enumerate(make_windows(table, window=window, stride=stride, device=device)):
         rec = best_caption(records, w.start, w.end, min_caption_overlap)
         if rec is None:
@@ -433,7 +431,8 @@ def _check_records(records, cap_file):
 
 
 def _is_capture(name: str) -> bool:
-    return name.lower().endswith(CAPTURE_SUFFIXES)
+    name = name.lower()
+    return name.endswith(CAPTURE_SUFFIXES) or name.endswith(tuple(s + ".gz" for s in CAPTURE_SUFFIXES))
 
 
 def _fingerprint_dir(root: Path) -> str:

@@ -244,11 +244,27 @@ def write_caption_file(records: Iterable[CaptionRecord], path: str | os.PathLike
     raise T2TInputError(f"unknown caption file type {suffix!r}; use .jsonl or .srt", path=str(path))
 
 
+CAPTURE_SUFFIXES: tuple[str, ...] = (".pcap", ".pcapng", ".cap")
+
+
+def capture_stem(capture: str | os.PathLike) -> str:
+    """A capture's name without its capture suffix and any ``.gz``: ``x.pcap.gz`` -> ``x``, ``x.pcapng`` -> ``x``."""
+    name = Path(capture).name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    for suffix in CAPTURE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
 def find_caption_file(capture: str | os.PathLike) -> Path | None:
-    """The caption file beside a capture: ``x.pcap`` -> ``x.jsonl`` or ``x.srt`` (JSONL preferred); None if none."""
+    """The caption file beside a capture: ``x.pcap`` (or ``x.pcap.gz``, ``x.pcapng``) -> ``x.jsonl`` or
+    ``x.srt`` (JSONL preferred); None if there is none."""
     capture = Path(capture)
+    stem = capture_stem(capture)
     for suffix in CAPTION_SUFFIXES:
-        cand = capture.with_suffix(suffix)
+        cand = capture.with_name(stem + suffix)
         if cand.exists():
             return cand
     return None

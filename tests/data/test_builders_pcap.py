@@ -223,3 +223,25 @@ def test_export_own_recordings_folder(recordings, tmp_path, capsys):
     assert [r["id"] for r in load_dataset(str(out), split="train", streaming=True)] == ds["id"]
     assert main(["--config", "pcap", "--out", str(out)]) == 2
     assert "needs --data-dir" in capsys.readouterr().err
+
+
+def test_bundled_sample_gzip_capture(tmp_path):
+    """The repository's sample (examples/sample.pcap.gz + sample.jsonl with absolute capture-clock times)."""
+    import shutil
+
+    repo = Path(__file__).resolve().parents[2]
+    src = repo / "examples" / "sample.pcap.gz"
+    if not src.exists():
+        pytest.skip("examples/sample.pcap.gz not in this checkout")
+    root = tmp_path / "rec"
+    root.mkdir()
+    shutil.copy(src, root / "sample.pcap.gz")
+    shutil.copy(repo / "examples" / "sample.jsonl", root / "sample.jsonl")
+    captions = {json.loads(line)["caption"] for line in (root / "sample.jsonl").read_text().splitlines() if line}
+    b = T2TCaptionsBuilder(config_name="pcap", data_dir=str(root), cache_dir=str(tmp_path / "c"))
+    b.download_and_prepare()
+    rows = b.as_dataset()["train"]
+    assert len(rows) >= 5 and set(rows["session"]) == {"sample"}
+    assert set(rows["caption"]) <= captions and set(rows["app"]) == {"YouTube"}
+    assert sum(len(s) for s in rows["size"]) > 1000
+    assert all(0 <= r["window_start"] < 70 for r in rows)  # seconds since the capture's first packet

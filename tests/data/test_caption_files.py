@@ -117,3 +117,12 @@ def test_find_caption_file_prefers_jsonl(tmp_path):
     assert find_caption_file(cap).name == "phone.srt"
     (tmp_path / "phone.jsonl").write_text(json.dumps({"start": 0, "end": 1, "caption": "a"}))
     assert find_caption_file(cap).name == "phone.jsonl"
+
+
+def test_caption_beside_gzip_and_pcapng(tmp_path):
+    from t2t_hf.data.caption_files import capture_stem
+
+    assert capture_stem("a/b/x.pcap.gz") == "x" and capture_stem("x.pcapng") == "x" and capture_stem("x.CAP") == "x"
+    (tmp_path / "x.jsonl").write_text(json.dumps({"start": 0, "end": 1, "caption": "a"}))
+    assert find_caption_file(tmp_path / "x.pcap.gz").name == "x.jsonl"
+    assert find_caption_file(tmp_path / "x.pcapng").name == "x.jsonl"
