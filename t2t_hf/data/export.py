@@ -122,14 +122,19 @@ class CorpusStats:
         self.by_app_type[ex["app_type"]] += 1
         self.by_app[(ex["app_type"], ex["app"])] += 1
         self.by_activity[ex["activity"]] += 1
-        n = len(ex["size"])
+        import numpy as np
+
+        size = np.asarray(ex["size"], dtype=np.int64)
+        n = len(size)
         self.idle += n == 0
         self.packets[ex["app_type"]].append(n)
-        length = ex["window_length"] or 1.0
-        self.bytes_down[ex["app_type"]].append(-sum(s for s in ex["size"] if s < 0) * 8 / length / 1e3)
+        length = float(ex["window_length"])
+        if length > 0:  # NaN (unknown length) compares False
+            self.bytes_down[ex["app_type"]].append(float(-size[size < 0].sum()) * 8 / length / 1e3)
         for ref in ex["references"]:
-            self.captions.add(ref)
-            self.words.update(w.lower() for w in re.findall(r"[A-Za-z']+", ref))
+            if ref not in self.captions:
+                self.captions.add(ref)
+                self.words.update(w.lower() for w in re.findall(r"[A-Za-z']+", ref))
 
 
 def _median(values: list[float]) -> float:
