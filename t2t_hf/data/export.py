@@ -362,24 +362,14 @@ def _size_category(n: int) -> str:
 
 
 def _sim_catalogue() -> str:
-    """A markdown list of the simulated apps by type, read from the simulator."""
-    from . import sim
+    """The simulated apps (type, activities, protocols) as markdown, from the simulator itself."""
+    from .sim import apps
 
-    lines = []
-    by_type: dict[str, list[str]] = collections.defaultdict(list)
-    apps = sim.APPS
-    items = apps.items() if isinstance(apps, dict) else ((getattr(a, "name", str(a)), a) for a in apps)
-    for name, app in items:
-        app_type = app.get("app_type") if isinstance(app, dict) else getattr(app, "app_type", "unknown")
-        acts = app.get("activities") if isinstance(app, dict) else getattr(app, "activities", None)
-        label = name
-        if acts:
-            names = list(acts) if isinstance(acts, dict) else [getattr(a, "name", str(a)) for a in acts]
-            label = f"{name} ({', '.join(names)})"
-        by_type[app_type].append(label)
-    for t in schema.APP_TYPES:
-        if by_type.get(t):
-            lines.append(f"- **{t}**: " + "; ".join(by_type[t]))
+    if hasattr(apps, "apps_markdown"):
+        return apps.apps_markdown().strip()
+    lines = ["| app | type | activities |", "|---|---|---|"]
+    for a in apps.APPS:
+        lines.append(f"| {a.name} | {a.app_type} | {', '.join(x.name for x in a.activities)} |")
     return "\n".join(lines)
 
 
