@@ -276,3 +276,12 @@ def test_published_folder_is_what_the_generator_makes():
     assert [r["id"] for r in shard] == [r["id"] for r in fresh], stale
     assert [r["caption"] for r in shard] == [r["caption"] for r in fresh], stale
     assert [list(r["size"]) for r in shard] == [list(map(int, r["size"])) for r in fresh], stale
+
+
+def test_parquet_options_store_less():
+    from t2t_hf.data.builders import generate_sim_cell
+    from t2t_hf.data.export import compare_parquet_options
+
+    exs = list(generate_sim_cell(USERS[0], "wifi", 24)) + list(generate_sim_cell(USERS[3], "cellular", 24))
+    r = compare_parquet_options(exs)
+    assert r["PARQUET_OPTIONS"]["bytes"] < 0.8 * r["pyarrow default + zstd"]["bytes"]
