@@ -86,11 +86,29 @@ def check_folder(folder: Folder) -> list[str]:
     problems = []
     if "README.md" not in {rel for rel, _ in folder.files}:
         problems.append(f"{folder.path}: no README.md (the Hub card); write one before pushing")
+    else:
+        problems.extend(_card_check(folder.path / "README.md"))
     if folder.repo_type == "dataset":
         parquet = [rel for rel, _ in folder.files if rel.endswith(".parquet")]
         if parquet:
             problems.extend(_address_check(folder.path, parquet))
     return problems
+
+
+def _card_check(card: Path) -> list[str]:
+    """The card must open with YAML front matter (``---`` ... ``---``) that is a mapping with a licence."""
+    text = card.read_text(encoding="utf-8")
+    if not text.startswith("---\n") or "\n---" not in text[4:]:
+        return [f"{card}: no YAML front matter (a '---' block with license, tags, ...) at the top"]
+    try:
+        import yaml
+
+        meta = yaml.safe_load(text[4:text.index("\n---", 4)])
+    except Exception as e:  # yaml.YAMLError and friends
+        return [f"{card}: the YAML front matter does not parse ({e})"]
+    if not isinstance(meta, dict) or not meta.get("license"):
+        return [f"{card}: the YAML front matter has no license"]
+    return []
 
 
 def _address_check(root: Path, files: list[str]) -> list[str]:

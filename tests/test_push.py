@@ -77,6 +77,14 @@ def test_address_guard_and_missing_card(push, hub, capsys):
     assert "no README.md" in err
 
 
+def test_card_front_matter_is_checked(push, hub, capsys):
+    (hub / "models" / "t2t-tiny" / "README.md").write_text("# tiny, no metadata\n")
+    (hub / "datasets" / "t2t-mini" / "README.md").write_text("---\ntags: [a]\n---\n# mini\n")
+    assert push.main(["--root", str(hub), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "no YAML front matter" in err and "has no license" in err
+
+
 def test_no_token_is_a_clear_error(push, hub, capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
