@@ -15,14 +15,13 @@ order as one process.
 from __future__ import annotations
 
 import itertools
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Iterator
 
 import numpy as np
 
 from ...errors import T2TInputError
-from .apps import APPS, APPS_BY_NAME
+from .apps import APPS
 from .captions import paraphrases
 from .environments import ENVIRONMENTS
 from .session import Session, generate_session, session_rng
@@ -140,8 +139,8 @@ def generate_examples(num_windows: int, seed: int = 0, window: float = 10.0, use
         first), ``app``, ``app_type``, ``activity``, ``user``, ``environment``, ``source`` ("sim"),
         ``session``, ``window_start`` (s since session start), ``window_length`` (s).
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**39:
-        raise T2TInputError(f"seed must be an integer in [0, 2**39), got {seed!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise T2TInputError(f"seed must be a non-negative integer, got {seed!r}")
     if int(num_windows) < 0:
         raise T2TInputError(f"num_windows must be >= 0, got {num_windows}")
     if not (0.5 <= float(window) <= duration):
@@ -157,8 +156,9 @@ def generate_examples(num_windows: int, seed: int = 0, window: float = 10.0, use
         results = map(_job, jobs)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=min(int(num_proc), os.cpu_count() or 1, n_sess))
-        results = _ordered_batches(pool, jobs, 16 * int(num_proc))
+        workers = min(int(num_proc), n_sess)
+        pool = ProcessPoolExecutor(max_workers=workers)
+        results = _ordered_batches(pool, jobs, 16 * workers, workers)
     try:
         for exs in results:
             for ex in exs:
@@ -171,13 +171,13 @@ def generate_examples(num_windows: int, seed: int = 0, window: float = 10.0, use
             pool.shutdown(cancel_futures=True)
 
 
-def _ordered_batches(pool, jobs, batch):
+def _ordered_batches(pool, jobs, batch, workers):
     it = iter(jobs)
     while True:
         chunk = list(itertools.islice(it, batch))
         if not chunk:
             return
-        yield from pool.map(_job, chunk, chunksize=max(1, len(chunk) // (4 * pool._max_workers)))
+        yield from pool.map(_job, chunk, chunksize=max(1, len(chunk) // (4 * workers)))
 
 
 __all__ = ["generate_examples", "session_examples", "session_plan", "window_arrays", "SESSION_DURATION"]

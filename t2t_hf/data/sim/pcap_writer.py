@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import T2TInputError
-from .packets import (K_OPAQUE, K_QUIC_LONG, K_QUIC_SHORT, K_RAW, K_RTCP, K_RTP, K_TCP, SYN, TCP_HDR,  # noqa: F401
-                      TCP_HDR_NO_TS, TCP_SYN_HDR, TCP_SYN_HDR_NO_TS)
+from .packets import (K_QUIC_LONG, K_QUIC_SHORT, K_RAW, K_RTCP, K_RTP, SYN, TCP_HDR, TCP_HDR_NO_TS, TCP_SYN_HDR,
+                      TCP_SYN_HDR_NO_TS)
 from .tls_tcp import TLS_OVERHEAD, TLS_RECORD
 
 REC, ETH, IP = 16, 14, 20
