@@ -101,12 +101,29 @@ def iter_capture(source, *, decapsulate: bool = False, on_error: str = "raise", 
     Warns:
         T2TInputWarning: a capture cut short in its last record (the rest is returned).
     """
+    _check_options(decapsulate=decapsulate, on_error=on_error, chunk_bytes=chunk_bytes, live=live)
+    return _iter_tables(source, decapsulate, on_error, chunk_bytes, live)
+
+
+def _iter_tables(source, decapsulate, on_error, chunk_bytes, live) -> Iterator[PacketTable]:
     reader, pending = open_reader(source, chunk_bytes=chunk_bytes, on_error=on_error, live=live)
     try:
         for batch in reader.batches(pending):
             yield decode_records(batch, decapsulate=decapsulate)
     finally:
         reader.source.close()
+
+
+def _check_options(**opts) -> None:
+    """Bad options raise ``T2TInputError`` before any reading starts."""
+    for name in ("decapsulate", "live", "allow_empty"):
+        if name in opts and not isinstance(opts[name], bool):
+            raise T2TInputError(f"{name} must be True or False, not {opts[name]!r}")
+    cb = opts.get("chunk_bytes")
+    if isinstance(cb, bool) or not isinstance(cb, (int, np.integer)) or cb <= 0:
+        raise T2TInputError(f"chunk_bytes must be a positive integer number of bytes, not {cb!r}")
+    if opts.get("on_error") not in ("raise", "warn"):
+        raise T2TInputError(f"on_error must be 'raise' or 'warn', not {opts.get('on_error')!r}")
 
 
 def read_capture(source, *, decapsulate: bool = False, on_error: str = "raise", chunk_bytes: int = CHUNK_BYTES,
@@ -130,10 +147,7 @@ def read_capture(source, *, decapsulate: bool = False, on_error: str = "raise", 
     Raises:
         T2TInputError: the file is not a capture, is empty, is corrupt, or an option is bad.
     """
-    if not isinstance(decapsulate, bool):
-        raise T2TInputError(f"decapsulate must be True or False, not {decapsulate!r}")
-    if not isinstance(chunk_bytes, int) or chunk_bytes <= 0:
-        raise T2TInputError(f"chunk_bytes must be a positive integer, not {chunk_bytes!r}")
+    _check_options(decapsulate=decapsulate, on_error=on_error, chunk_bytes=chunk_bytes, allow_empty=allow_empty)
     reader, pending = open_reader(source, chunk_bytes=chunk_bytes, on_error=on_error)
     try:
         tables = [decode_records(b, decapsulate=decapsulate) for b in reader.batches(pending)]
