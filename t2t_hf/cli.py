@@ -170,17 +170,19 @@ def _generate_kwargs(args) -> dict:
 
 
 def _cmd_caption(args: argparse.Namespace) -> int:
-    from .report import load_captioner
+    from .report import resolve_model
     from .traffic import read_capture
+
+    resolve_model(args.model)  # a missing model fails before the capture is read
 
     if not Path(args.file).exists():
         raise T2TInputError(f"no such capture file: {args.file}")
     if Path(args.file).is_dir():
         raise T2TInputError(f"{args.file} is a folder; give a .pcap or .pcapng file")
-    captioner = load_captioner(args.model)
-    table = read_capture(args.file, decapsulate=args.decapsulate)
+    table = read_capture(args.file, decapsulate=args.decapsulate)  # bad input fails before the model loads
     if len(table) == 0:
         raise T2TInputError(f"{args.file} holds no IP packet, so there is nothing to caption")
+    captioner = _load(args.model)
     devices = None if args.device in (None, "all") else args.device
     segments = captioner(table, window_length=args.window, stride=args.stride, devices=devices,
                          **_generate_kwargs(args))
@@ -188,11 +190,20 @@ def _cmd_caption(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_live(args: argparse.Namespace) -> int:
-    from .live_captioning import live_captions
+def _load(model):
+    """The captioning pipeline, without transformers' progress bars (stderr carries only our messages)."""
+    from transformers.utils import logging as hf_logging
+
     from .report import load_captioner
 
-    captioner = load_captioner(args.model)
+    hf_logging.disable_progress_bar()
+    return load_captioner(model)
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    from .live_captioning import live_captions
+
+    captioner = _load(args.model)
     fmt = args.format
     n = 0
     if fmt == "csv":
@@ -299,6 +310,13 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     return 1 if rc == 2 else rc  # the annotation tool uses 2 for bad input; t2t keeps 2 for usage errors
 
 
+_ANNOTATE_HELP = {
+    "app_type": "the app type in use (a hint for the model, copied into records)",
+    "backend": "openai: an OpenAI-compatible chat endpoint (DashScope, vLLM, ...); local: a transformers "
+               "image-text-to-text model folder (default openai)",
+}
+
+
 # -- parser --------------------------------------------------------------------------------------------------------
 def _add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help=_default_model_help())
@@ -403,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .annotation.cli import add_annotate_arguments
 
     add_annotate_arguments(a)
+    for action in a._actions:  # the annotation tool leaves a few options undocumented; t2t documents every option
+        if not action.help and action.dest in _ANNOTATE_HELP:
+            action.help = _ANNOTATE_HELP[action.dest]
     a.set_defaults(func=_cmd_annotate)
     return p
 

@@ -27,7 +27,8 @@ def caption_stream(captioner, windows: Iterable, *, skip_idle: bool = False, **g
         generate_kwargs: generation options passed to the pipeline (``num_beams``, ...).
 
     Yields the pipeline's dict for each window (start/end in capture-clock seconds, device, caption, app_type,
-    score, app_type_scores) right after the window closes, in arrival order.
+    score, app_type_scores) plus ``num_packets`` (int, the window's packets) right after the window closes,
+    in arrival order.
     """
     for w in windows:
         if skip_idle and getattr(w, "is_idle", False):
@@ -35,7 +36,9 @@ def caption_stream(captioner, windows: Iterable, *, skip_idle: bool = False, **g
         out = captioner([w], **generate_kwargs)
         if not out:
             raise T2TInputError("the captioner returned nothing for a window")  # pragma: no cover - pipeline bug
-        yield from out
+        for seg in out:
+            seg["num_packets"] = int(getattr(w, "num_packets", 0))
+            yield seg
 
 
 def live_captions(captioner, interface: str, bpf: str | None = None, *, window: float = 10.0,

@@ -44,18 +44,13 @@ def default_model() -> str:
     return os.environ.get("T2T_MODEL") or str(DEFAULT_MODEL_DIR)
 
 
-def load_captioner(model: str | os.PathLike | None = None, device: str | int | None = None):
-    """The ``traffic-captioning`` pipeline for ``model`` (a folder or Hub id; default :func:`default_model`),
-    on CUDA when available unless ``device`` says otherwise.
+def resolve_model(model: str | os.PathLike | None = None) -> str:
+    """The model to load (``model``, else :func:`default_model`), checked without loading it.
 
     Raises:
-        T2TInputError: the folder has no trained model (config.json missing) or the id is neither a folder nor a
-            Hub id.
+        T2TInputError: a folder without a trained model (config.json missing), or a name that is neither a folder
+            nor a Hub id ("namespace/name").
     """
-    import torch
-
-    from . import models_registry
-
     name = str(model) if model is not None else default_model()
     path = Path(name)
     if path.exists():
@@ -65,6 +60,21 @@ def load_captioner(model: str | os.PathLike | None = None, device: str | int | N
     elif name.count("/") != 1 or name.startswith((".", "/")):
         raise T2TInputError(f"model {name!r} not found: pass a model folder or a Hub id such as 'user/t2t-small' "
                             "(--model, or $T2T_MODEL)")
+    return name
+
+
+def load_captioner(model: str | os.PathLike | None = None, device: str | int | None = None):
+    """The ``traffic-captioning`` pipeline for ``model`` (a folder or Hub id; default :func:`default_model`),
+    on CUDA when available unless ``device`` says otherwise.
+
+    Raises:
+        T2TInputError: see :func:`resolve_model`; or the model cannot be loaded.
+    """
+    import torch
+
+    from . import models_registry
+
+    name = resolve_model(model)
     models_registry.register()
     from transformers import pipeline
 
@@ -339,5 +349,5 @@ def plot_report(report: CaptionReport, *, title: str | None = None, max_labels: 
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "DEFAULT_MAX_UPLOAD_BYTES", "TIMELINE_HEADERS", "CaptionReport", "default_model",
-           "load_captioner", "max_upload_bytes", "check_capture_file", "capture_devices", "caption_report",
+           "resolve_model", "load_captioner", "max_upload_bytes", "check_capture_file", "capture_devices", "caption_report",
            "timeline_rows", "probability_rows", "merge_segments", "throughput_series", "plot_report"]

@@ -62,7 +62,7 @@ def make_tiny_model(path: Path) -> Path:
     return path
 
 
-def make_sim_capture(path: Path, *, seed: int = 3, duration: float = 40.0, app: str | None = "YouTube",
+def make_sim_capture(path: Path, *, seed: int = 11, duration: float = 30.0, app: str | None = "Netflix",
                      environment: str = "wifi", user: str = "user01"):
     """Write a T2T-Sim session as an Ethernet pcap at ``path``; returns the Session (``.device`` is its phone)."""
     from t2t_hf.data.sim import generate_session
