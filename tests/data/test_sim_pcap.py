@@ -66,3 +66,21 @@ def test_tshark_finds_nothing_malformed_and_agrees(sessions):
         assert len(rows) == len(t)
         np.testing.assert_allclose(np.array([float(r[0]) for r in rows]), t.timestamp, atol=1e-6, rtol=0)
         assert np.array_equal(np.array([int(r[1]) for r in rows]), t.ip_len)
+
+
+def test_both_tcp_header_variants_are_covered(sessions):
+    assert {s.raw.tcp_timestamps for s, _ in sessions} == {True, False}
+
+
+def test_sim_recording_reads_back_through_the_pcap_config(sessions):
+    """A simulated pcap + its caption JSONL is exactly what a user's annotated recording looks like."""
+    from t2t_hf.data.builders import capture_examples
+    from t2t_hf.data.caption_files import read_caption_file
+
+    s, p = sessions[4]
+    recs = read_caption_file(p.with_suffix(".jsonl"))
+    assert [r.caption for r in recs] == [c["caption"] for c in s.captions]
+    exs = list(capture_examples(p))
+    assert sum(len(e["size"]) for e in exs) == len(s.raw)
+    assert all(e["caption"] in {c["caption"] for c in s.captions} for e in exs if e["caption"])
+    assert {e["activity"] for e in exs} <= {c["activity"] for c in s.captions}
