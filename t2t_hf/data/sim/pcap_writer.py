@@ -33,8 +33,9 @@ def _ip_bytes(addr: str) -> bytes:
 
 def _be(values, dtype) -> np.ndarray:
     """Big-endian bytes of ``values`` as a uint8 [N, size] array."""
-    a = np.asarray(values).astype(np.dtype(dtype).newbyteorder(">"))
-    return a.view(np.uint8).reshape(len(a), -1)
+    dt = np.dtype(dtype).newbyteorder(">")
+    a = np.asarray(values).astype(dt)
+    return a.view(np.uint8).reshape(len(a), dt.itemsize)
 
 
 def build_pcap(s) -> bytes:
