@@ -105,3 +105,16 @@ def test_every_activity_generates_and_writes_a_readable_pcap(tmp_path):
                 t = read_capture(p, allow_empty=True)
                 assert len(t) == len(s.raw)
                 assert np.array_equal(t.ip_len, s.packets.ip_len)
+
+
+def test_command_line_writes_pcap_caption_pairs(tmp_path, capsys):
+    from t2t_hf.data.sim.__main__ import main
+
+    assert main(["--out", str(tmp_path / "o"), "--sessions", "2", "--duration", "8", "--seed", "3"]) == 0
+    pcaps = sorted((tmp_path / "o").glob("*.pcap"))
+    assert len(pcaps) == 2 and all(p.with_suffix(".jsonl").exists() for p in pcaps)
+    assert len(read_capture(pcaps[0])) > 0
+    assert json.loads(pcaps[0].with_suffix(".jsonl").read_text().splitlines()[0])["model"] == "t2t-sim"
+    assert main(["--out", str(tmp_path / "bad"), "--user", "nobody"]) == 2
+    assert "unknown user" in capsys.readouterr().err
+    assert not list((tmp_path / "bad").glob("*"))
