@@ -1,0 +1,141 @@
+"""Live captioning: the window stream through the pipeline, and ``t2t live`` on a veth pair inside a network
+namespace made by the test, fed by ``tcpreplay`` with a T2T-Sim capture (no traffic leaves the namespace).
+
+The model is a tiny untrained one (random weights): the tests check windows, devices, packets and formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from t2t_hf.live_captioning import caption_stream
+from t2t_hf.report import load_captioner
+from t2t_hf.traffic import iter_capture, iter_windows, make_windows, read_capture
+from t2t_hf.traffic.devices import direction, normalize_devices
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def captioner(tiny_model):
+    return load_captioner(str(tiny_model))
+
+
+def test_stream_captions_equal_offline_captions(captioner, sim_capture):
+    """Windows streamed from small chunks of the file get the same captions as the offline pipeline's."""
+    path, session = sim_capture
+    chunks = iter_capture(path, chunk_bytes=1 << 14)
+    live = list(caption_stream(captioner, iter_windows(chunks, window=10.0, reorder_slack=0.0)))
+    offline_windows = make_windows(read_capture(path), window=10.0)
+    offline = captioner(offline_windows)
+    assert len(live) == len(offline) == len(offline_windows) >= 3
+    for a, b, w in zip(live, offline, offline_windows):
+        assert a["device"] == b["device"] == session.device
+        assert a["start"] == pytest.approx(b["start"]) and a["end"] == pytest.approx(b["end"])
+        assert a["caption"] == b["caption"] and a["app_type"] == b["app_type"]
+        assert a["score"] == pytest.approx(b["score"], rel=1e-4)
+        assert a["num_packets"] == w.num_packets
+    live_idle = list(caption_stream(captioner, iter_windows(iter_capture(path), window=10.0), skip_idle=True))
+    assert all(s["num_packets"] > 0 for s in live_idle)
+
+
+# -- t2t live on a veth pair in a private network namespace ----------------------------------------------------
+def _sh(*cmd, check=True, timeout=30):
+    return subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, check=check)
+
+
+@pytest.fixture
+def veth_namespace():
+    """A fresh network namespace holding both ends of a veth pair (IPv6 off, so the link itself stays silent);
+    yields (namespace, sender end, listener end); deleted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root: run the live test as root (or in a container with CAP_NET_ADMIN)")
+    for tool in ("ip", "tcpreplay", "tcpdump"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"`{tool}` is not installed: the live test needs iproute2, tcpreplay and tcpdump")
+    ns = f"t2t-live-{os.getpid()}"
+    a, b = f"t2t{os.getpid() % 100000}s", f"t2t{os.getpid() % 100000}r"
+    made = _sh("ip", "netns", "add", ns, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot create a network namespace here ({made.stderr.strip() or made.returncode}): "
+                    "namespaces are not permitted in this container")
+    try:
+        _sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", check=False)
+        _sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1", check=False)
+        _sh("ip", "-n", ns, "link", "add", a, "type", "veth", "peer", "name", b)
+        for dev in (a, b, "lo"):
+            _sh("ip", "-n", ns, "link", "set", dev, "up")
+        yield ns, a, b
+    finally:
+        _sh("ip", "netns", "del", ns, check=False)
+
+
+def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model, tmp_path):
+    """Replay a 30 s T2T-Sim session at 6x on one end while `t2t live` listens on the other; every packet of the
+    phone must come out in its 1 s windows, captioned, and Ctrl-C must end the command cleanly."""
+    ns, sender, listener = veth_namespace
+    path, session = sim_capture
+    table = read_capture(path)
+    phone_packets = int(np.count_nonzero(direction(table, normalize_devices(session.device)[0])))
+    err_path = tmp_path / "live.stderr"
+    window = 1.0
+    segs: list[dict] = []
+
+    def collect(stream):
+        for line in stream:
+            segs.append(json.loads(line))
+
+    with open(err_path, "w") as err:
+        live = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "t2t_hf.cli", "live", "--interface", listener,
+             "--window", str(window), "--duration", "300", "--poll", "0.5", "--format", "json",
+             "--model", str(tiny_model)], stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
+        reader = threading.Thread(target=collect, args=(live.stdout,), daemon=True)
+        reader.start()
+        try:
+            t0 = time.monotonic()
+            while "listening on" not in err_path.read_text():
+                assert live.poll() is None, f"t2t live exited early: {err_path.read_text()}"
+                assert time.monotonic() - t0 < 180, "t2t live did not start in 180 s"
+                time.sleep(0.2)
+            time.sleep(2.5)  # tcpdump opens the interface
+            replay = _sh("ip", "netns", "exec", ns, "tcpreplay", "-q", "-i", sender, "--multiplier=6", str(path),
+                         timeout=180)
+            assert replay.returncode == 0, replay.stderr
+            t1 = time.monotonic()  # the last window closes on an idle tick; wait for its caption
+            while sum(s["num_packets"] for s in list(segs) if s["device"] == session.device) < phone_packets:
+                if time.monotonic() - t1 > 90:
+                    break
+                time.sleep(0.3)
+            time.sleep(1.5)  # a few idle windows after the replay
+        finally:
+            if live.poll() is None:
+                live.send_signal(signal.SIGINT)  # Ctrl-C
+            live.wait(timeout=60)
+            reader.join(timeout=10)
+    stderr = err_path.read_text()
+    assert live.returncode == 130 and "interrupted" in stderr, stderr
+    assert "Traceback" not in stderr
+    phone = [s for s in segs if s["device"] == session.device]
+    assert phone, f"no window of the phone {session.device}: {segs[:3]} {stderr}"
+    # every replayed packet of the phone is in exactly one of its windows
+    assert sum(s["num_packets"] for s in phone) == phone_packets
+    busy = [s for s in phone if s["num_packets"]]
+    assert len(busy) >= 4  # 30 s of traffic at 6x, or slower: at least 5 s of 1 s windows
+    assert phone[-1]["num_packets"] == 0  # idle ticks closed the windows after the replay
+    for s in phone:
+        assert s["end"] - s["start"] == pytest.approx(window)
+        assert isinstance(s["caption"], str) and 0 < s["score"] <= 1 and s["app_type"]
+    starts = [s["start"] for s in phone]
+    assert all(b - a == pytest.approx(window, abs=1e-6) for a, b in zip(starts, starts[1:]))  # contiguous grid
+    assert abs(busy[0]["start"] - time.time()) < 600  # the wall clock of the replay: a live capture's clock
