@@ -5,8 +5,12 @@
 takes seconds, which the traffic layer and the command line's capture tools do
 not need. So: if transformers is already imported, register now; otherwise
 register right after transformers finishes importing, through a post-import
-hook on ``sys.meta_path``. Either way the user sees the classes registered
-before their first use of transformers.
+hook on ``sys.meta_path``.
+
+When transformers is first imported *by* one of our own model modules (say
+``t2t_hf.configuration_t2t``), registering at that moment would import that
+half-initialised module again; registration then waits until our module has
+finished loading.
 """
 
 from __future__ import annotations
@@ -16,24 +20,41 @@ import importlib.machinery
 import sys
 
 _TARGET = "transformers"
+_state = {"transformers": False, "done": False}
 
 
-def _register() -> None:
+def _initializing(exclude: str) -> bool:
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("t2t_hf.") and name != exclude:
+            spec = getattr(mod, "__spec__", None)
+            if spec is not None and getattr(spec, "_initializing", False):
+                return True
+    return False
+
+
+def _maybe_register(just_loaded: str) -> None:
+    if _state["done"] or not _state["transformers"] or _initializing(just_loaded):
+        return
+    _state["done"] = True
+    uninstall()
     from . import models_registry
 
     models_registry.register()
 
 
 class _Loader(importlib.abc.Loader):
-    def __init__(self, loader):
+    def __init__(self, loader, name: str):
         self._loader = loader
+        self._name = name
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        _register()
+        if self._name == _TARGET:
+            _state["transformers"] = True
+        _maybe_register(self._name)
 
     def __getattr__(self, name):  # e.g. get_resource_reader, is_package
         return getattr(self._loader, name)
@@ -41,19 +62,17 @@ class _Loader(importlib.abc.Loader):
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != _TARGET:
+        if fullname != _TARGET and not fullname.startswith("t2t_hf."):
             return None
-        uninstall()
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None:
-            for finder in sys.meta_path:
-                if finder is self or not hasattr(finder, "find_spec"):
-                    continue
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    break
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
+        spec = None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is not None and spec.loader is not None and not isinstance(spec.loader, _Loader):
+            spec.loader = _Loader(spec.loader, fullname)
         return spec
 
 
@@ -66,8 +85,9 @@ def uninstall() -> None:
 
 
 def install() -> None:
-    """Register now if transformers is loaded, else when it gets imported."""
+    """Register now if transformers is loaded, else when it has been imported."""
     if _TARGET in sys.modules:
-        _register()
+        _state["transformers"] = True
+        _maybe_register("t2t_hf")
     elif _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)

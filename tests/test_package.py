@@ -19,18 +19,18 @@ print("registered")
 
 
 def _run(code: str) -> str:
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout
 
 
 def test_import_is_light_and_registers_when_transformers_arrives():
-    out = _run("""
+    out = _run(textwrap.dedent("""
         import sys
         import t2t_hf
         assert "transformers" not in sys.modules and "torch" not in sys.modules, "heavy imports at import t2t_hf"
         t = t2t_hf.read_capture  # the traffic layer is there without torch
-        """ + CHECK)
+        """) + CHECK)
     assert "registered" in out
 
 
@@ -41,3 +41,8 @@ def test_registers_when_transformers_was_imported_first():
 def test_lazy_model_names():
     out = _run("import t2t_hf\nprint(t2t_hf.T2TConfig.model_type, t2t_hf.T2TForTrafficCaptioning.__name__)")
     assert out.split() == ["t2t", "T2TForTrafficCaptioning"]
+
+
+def test_registers_when_a_model_module_pulls_in_transformers():
+    out = _run("from t2t_hf.configuration_t2t import T2TConfig\n" + CHECK)
+    assert "registered" in out
