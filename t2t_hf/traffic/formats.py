@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import T2TInputError, T2TInputWarning
 from . import kernels
@@ -172,31 +173,36 @@ class _Prefixed(io.RawIOBase):
 
 
 # --------------------------------------------------------------------------- helpers
-def _u32(buf: np.ndarray, off: np.ndarray, big) -> np.ndarray:
-    """Unsigned 32-bit values at byte offsets ``off`` (int64); ``big`` is a bool or a bool array."""
-    b0 = buf[off].astype(np.int64)
-    b1 = buf[off + 1].astype(np.int64)
-    b2 = buf[off + 2].astype(np.int64)
-    b3 = buf[off + 3].astype(np.int64)
-    le = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+_AR4 = np.arange(4, dtype=np.int64)
+_AR16 = np.arange(16, dtype=np.int64)
+_AR2 = np.arange(2, dtype=np.int64)
+
+
+def _words(buf: np.ndarray, off: np.ndarray, width: int, big) -> np.ndarray:
+    """Unsigned ``width``-byte integers at byte offsets ``off`` (int64), as int64.
+
+    One gather of ``width`` bytes per offset, then a zero-copy view in the requested byte
+    order; ``big`` is a bool or a bool array (per-offset byte order, for pcapng sections).
+    Offsets are clipped into the buffer (callers only ask for bytes they have checked).
+    """
+    off = np.asarray(off, dtype=np.int64)
+    raw = buf.take(off[:, None] + (_AR4 if width == 4 else _AR2), mode="clip")
+    le = raw.view("<u4" if width == 4 else "<u2")[:, 0].astype(np.int64)
     if big is False:
         return le
-    be = b3 | (b2 << 8) | (b1 << 16) | (b0 << 24)
+    be = raw.view(">u4" if width == 4 else ">u2")[:, 0].astype(np.int64)
     if big is True:
         return be
     return np.where(big, be, le)
+
+
+def _u32(buf: np.ndarray, off: np.ndarray, big) -> np.ndarray:
+    """Unsigned 32-bit values at byte offsets ``off`` (int64); ``big`` is a bool or a bool array."""
+    return _words(buf, off, 4, big)
 
 
 def _u16(buf: np.ndarray, off: np.ndarray, big) -> np.ndarray:
-    b0 = buf[off].astype(np.int64)
-    b1 = buf[off + 1].astype(np.int64)
-    le = b0 | (b1 << 8)
-    if big is False:
-        return le
-    be = b1 | (b0 << 8)
-    if big is True:
-        return be
-    return np.where(big, be, le)
+    return _words(buf, off, 2, big)
 
 
 def not_a_capture_message(head: bytes) -> str:
@@ -301,11 +307,14 @@ class PcapReader(_Walker):
         else:
             need = self.hdr_len
         off = out[:n]
-        sec = _u32(buf, off, self.big)
-        frac = _u32(buf, off + 4, self.big)
+        # one gather of the 16-byte record headers, viewed as four 32-bit words
+        heads = sliding_window_view(buf, 16)[off] if n else np.zeros((0, 16), np.uint8)
+        words = heads.view(">u4" if self.big else "<u4")
+        sec = words[:, 0].astype(np.int64)
+        frac = words[:, 1].astype(np.int64)
         batch = RecordBatch(
-            buf=buf, data_off=off + self.hdr_len, caplen=_u32(buf, off + 8, self.big),
-            origlen=_u32(buf, off + 12, self.big), timestamp=sec + frac * self.resolution,
+            buf=buf, data_off=off + self.hdr_len, caplen=words[:, 2].astype(np.int64),
+            origlen=words[:, 3].astype(np.int64), timestamp=sec + frac * self.resolution,
             linktype=np.full(n, self.linktype, np.int64), interface_id=np.zeros(n, np.int64),
             record_index=np.arange(self.records, self.records + n, dtype=np.int64))
         self.records += n

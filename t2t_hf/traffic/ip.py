@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linklayer import ETH_IPV4, ETH_IPV6, IP, be16, dispatch_ethertype, g8
+from .linklayer import ETH_IPV4, ETH_IPV6, IP, be16, dispatch_ethertype, g8, gather_rows
 
 _V6_EXT = (0, 43, 60, 135, 139, 140, 253, 254)  # hop-by-hop, routing, dst options, mobility, HIP, shim6, experiments
 _FRAG6 = 44
@@ -40,7 +40,9 @@ def decode_ip(buf: np.ndarray, et: np.ndarray, l3: np.ndarray, end: np.ndarray, 
     reason = reason.copy()
     v4 = (reason == IP) & (et == ETH_IPV4)
     v6 = (reason == IP) & (et == ETH_IPV6)
-    b0 = g8(buf, l3)
+    # the first 40 bytes at each IP header, in one gather; fields are columns of it
+    h = gather_rows(buf, l3, 40)
+    b0 = h[:, 0].astype(np.int64)
     ver = b0 >> 4
     ihl = (b0 & 0x0F) * 4
     # --- IPv4 checks
@@ -48,25 +50,30 @@ def decode_ip(buf: np.ndarray, et: np.ndarray, l3: np.ndarray, end: np.ndarray, 
     short4 = v4 & ~bad4 & (l3 + 20 > end)
     bad6 = v6 & (ver != 6)
     short6 = v6 & ~bad6 & (l3 + 40 > end)
-    reason = np.where(bad4 | bad6, 8, np.where(short4 | short6, 7, reason))
-    v4 &= reason == IP
-    v6 &= reason == IP
+    if (bad4 | bad6 | short4 | short6).any():
+        reason = np.where(bad4 | bad6, 8, np.where(short4 | short6, 7, reason))
+        v4 &= reason == IP
+        v6 &= reason == IP
+    any6 = bool(v6.any())
 
     avail = origlen_end - l3  # bytes of the IP packet on the wire
-    tot4 = be16(buf, l3 + 2)
+    tot4 = (h[:, 2].astype(np.int64) << 8) | h[:, 3]
     ip_len = np.where(v4, np.where(tot4 >= ihl, tot4, avail), 0)
-    pl6 = be16(buf, l3 + 4)
-    ip_len = np.where(v6, np.where(pl6 > 0, pl6 + 40, avail), ip_len)
+    if any6:
+        pl6 = (h[:, 4].astype(np.int64) << 8) | h[:, 5]
+        ip_len = np.where(v6, np.where(pl6 > 0, pl6 + 40, avail), ip_len)
 
-    frag = be16(buf, l3 + 6)
+    frag = (h[:, 6].astype(np.int64) << 8) | h[:, 7]
     first_frag4 = (frag & 0x1FFF) == 0
-    proto = np.where(v4, g8(buf, l3 + 9), np.where(v6, g8(buf, l3 + 6), 0))
+    proto = np.where(v4, h[:, 9], 0).astype(np.int64)
+    if any6:
+        proto = np.where(v6, h[:, 6], proto)
     hdr = np.where(v4, ihl, 40)
     l4 = np.where(v4 | v6, l3 + hdr, -1)
     has_l4 = v4 & first_frag4 | v6
 
     # --- IPv6 extension headers
-    todo = v6 & np.isin(proto, _V6_EXT + (_FRAG6, _AH))
+    todo = v6 & np.isin(proto, _V6_EXT + (_FRAG6, _AH)) if any6 else v6
     for _ in range(8):
         if not todo.any():
             break
@@ -86,27 +93,33 @@ def decode_ip(buf: np.ndarray, et: np.ndarray, l3: np.ndarray, end: np.ndarray, 
     has_l4 &= ~todo
 
     ip_payload_len = np.where(v4 | v6, np.maximum(ip_len - (l4 - l3), 0), 0)
+    # the first 14 bytes of the transport header: ports, and TCP flags in bytes 12-13
+    t = gather_rows(buf, np.where(has_l4, l4, 0), 14)
     ports = has_l4 & np.isin(proto, _PORT_PROTOS) & (l4 + 4 <= end)
-    sport = np.where(ports, be16(buf, l4), 0)
-    dport = np.where(ports, be16(buf, l4 + 2), 0)
+    sport = np.where(ports, (t[:, 0].astype(np.int64) << 8) | t[:, 1], 0)
+    dport = np.where(ports, (t[:, 2].astype(np.int64) << 8) | t[:, 3], 0)
     tcp = has_l4 & (proto == 6) & (l4 + 14 <= end)
-    flags = np.where(tcp, ((g8(buf, l4 + 12) & 1) << 8) | g8(buf, l4 + 13), 0)
+    flags = np.where(tcp, ((t[:, 12].astype(np.int64) & 1) << 8) | t[:, 13], 0)
 
     ok = v4 | v6
     src = np.zeros((n, 16), np.uint8)
     dst = np.zeros((n, 16), np.uint8)
-    if v4.any():
-        i4 = np.flatnonzero(v4)
-        base = l3[i4]
-        src[i4, 10:12] = 0xFF
-        dst[i4, 10:12] = 0xFF
-        src[i4, 12:16] = buf[base[:, None] + np.arange(12, 16)]
-        dst[i4, 12:16] = buf[base[:, None] + np.arange(16, 20)]
-    if v6.any():
-        i6 = np.flatnonzero(v6)
-        base = l3[i6]
-        src[i6] = buf[base[:, None] + np.arange(8, 24)]
-        dst[i6] = buf[base[:, None] + np.arange(24, 40)]
+    if v4.all():
+        src[:, 10:12] = 0xFF
+        dst[:, 10:12] = 0xFF
+        src[:, 12:16] = h[:, 12:16]
+        dst[:, 12:16] = h[:, 16:20]
+    else:
+        if v4.any():
+            i4 = np.flatnonzero(v4)
+            src[i4, 10:12] = 0xFF
+            dst[i4, 10:12] = 0xFF
+            src[i4, 12:16] = h[i4, 12:16]
+            dst[i4, 12:16] = h[i4, 16:20]
+        if any6:
+            i6 = np.flatnonzero(v6)
+            src[i6] = h[i6, 8:24]
+            dst[i6] = h[i6, 24:40]
     return {
         "ip_version": np.where(v4, 4, np.where(v6, 6, 0)), "src": src, "dst": dst,
         "protocol": np.where(ok, proto, 0), "src_port": sport, "dst_port": dport, "tcp_flags": flags,

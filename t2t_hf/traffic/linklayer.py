@@ -15,6 +15,7 @@ Frames without IP get a reason code (``NON_IP_REASONS``) instead of an offset.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 IP = 0
 #: reason code -> name, for frames that carry no IP packet
@@ -48,26 +49,55 @@ LINKTYPES = {
 }
 
 
+_AR2 = np.arange(2, dtype=np.int64)
+_AR4 = np.arange(4, dtype=np.int64)
+
+
+def gather_rows(buf: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` bytes starting at each offset in ``idx``: uint8 [N, width].
+
+    One strided gather (a sliding-window view of ``buf``, no index matrix), which is
+    several times faster than reading the fields one by one. Bytes past the end of
+    ``buf`` read as its last byte, like :func:`g8` (callers mask rows that are too short).
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    size = buf.shape[0]
+    if size == 0:
+        return np.zeros((idx.shape[0], width), np.uint8)
+    if size < width:
+        return buf.take(idx[:, None] + np.arange(width), mode="clip")
+    lim = size - width
+    out = sliding_window_view(buf, width)[np.clip(idx, 0, lim)]
+    tail = np.flatnonzero(idx > lim)
+    if tail.size:  # the last rows of a chunk: read them byte by byte, clipped
+        out[tail] = buf.take(idx[tail, None] + np.arange(width), mode="clip")
+    return out
+
+
 def g8(buf: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Bytes at ``idx`` as int64 (indices clipped into the buffer; callers mask invalid rows)."""
-    return buf[np.clip(idx, 0, buf.shape[0] - 1)].astype(np.int64)
+    return buf.take(idx, mode="clip").astype(np.int64)
 
 
 def be16(buf: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Big-endian uint16 at ``idx`` (int64)."""
-    return (g8(buf, idx) << 8) | g8(buf, idx + 1)
+    """Big-endian uint16 at ``idx`` (int64); one 2-byte gather per index."""
+    idx = np.asarray(idx)
+    return buf.take(idx[..., None] + _AR2, mode="clip").view(">u2")[..., 0].astype(np.int64)
 
 
 def le16(buf: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return g8(buf, idx) | (g8(buf, idx + 1) << 8)
+    idx = np.asarray(idx)
+    return buf.take(idx[..., None] + _AR2, mode="clip").view("<u2")[..., 0].astype(np.int64)
 
 
 def be32(buf: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return (be16(buf, idx) << 16) | be16(buf, idx + 2)
+    idx = np.asarray(idx)
+    return buf.take(idx[..., None] + _AR4, mode="clip").view(">u4")[..., 0].astype(np.int64)
 
 
 def le32(buf: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return le16(buf, idx) | (le16(buf, idx + 2) << 16)
+    idx = np.asarray(idx)
+    return buf.take(idx[..., None] + _AR4, mode="clip").view("<u4")[..., 0].astype(np.int64)
 
 
 def _ip_by_nibble(buf, off, end):
@@ -263,7 +293,8 @@ def to_network_layer(buf: np.ndarray, data_off: np.ndarray, end: np.ndarray, lin
     et = np.zeros(n, np.int64)
     off = np.zeros(n, np.int64)
     reason = np.full(n, 4, np.int64)
-    kinds = np.unique(linktype)
+    # one link type per chunk is the common case: skip the sort in np.unique then
+    kinds = linktype[:1] if n and (linktype == linktype[0]).all() else np.unique(linktype)
     for lt in kinds:
         h = _HANDLERS.get(int(lt))
         if h is None:

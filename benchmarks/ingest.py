@@ -1,0 +1,329 @@
+"""Ingest benchmark: captures -> packet table, our reader against dpkt, scapy, tshark and pyshark.
+
+One run, the same files for every reader:
+
+* a generated capture of ``--packets`` (default 1,000,000) Ethernet/IPv4 TCP+UDP packets
+  written with numpy into a temporary folder (snap length 96 bytes, like ``tcpdump -s 96``);
+* the real captures of ``../shared/data/pcaps`` when present (``T2T_SHARED_DATA`` overrides).
+
+Every reader produces the same fields (timestamp, captured and wire length, IP version, source
+and destination address, protocol, ports, TCP flags, IP length) into numpy arrays. Our reader
+runs on one core (numba kernels + numpy, no threads). dpkt decodes Ethernet/IP/TCP/UDP
+in Python; scapy's RawPcapReader only splits records (no decoding) and its PcapReader
+(full dissection) runs on a subset; ``tshark -T fields`` is parsed into arrays; pyshark
+(JSON mode) runs on a small subset because it manages ~8,000 packets/s.
+
+Usage:  python benchmarks/ingest.py [--packets 1000000] [--no-tshark] [--no-pyshark]
+The last line printed is ``ratio_vs_dpkt=<our packets/s divided by dpkt's>`` on the generated capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from t2t_hf.errors import T2TInputError  # noqa: E402
+from t2t_hf.traffic import read_capture  # noqa: E402
+
+
+# --------------------------------------------------------------------------------------------- data
+def generate(path: Path, n: int, seed: int = 0, snap: int = 96) -> None:
+    """Write a classic pcap of ``n`` Ethernet/IPv4 packets: 70% TCP, 30% UDP, payload 0..1399 bytes."""
+    rng = np.random.default_rng(seed)
+    plen = rng.integers(0, 1400, n)
+    is_udp = rng.random(n) < 0.3
+    iplen = 20 + np.where(is_udp, 8, 20) + plen
+    caplen = np.minimum(14 + iplen, snap)
+    rec = 16 + caplen
+    offs = 24 + np.concatenate([[0], np.cumsum(rec)[:-1]])
+    buf = np.zeros(24 + int(rec.sum()), np.uint8)
+    buf[:24] = np.frombuffer(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snap, 1), np.uint8)
+    ts = 1_700_000_000 + np.cumsum(rng.exponential(1e-4, n))
+    sec = ts.astype(np.int64)
+    usec = np.minimum(((ts - sec) * 1e6).round().astype(np.int64), 999_999)
+
+    def le32(o, v):
+        for k in range(4):
+            buf[o + k] = (v >> (8 * k)) & 0xFF
+
+    def be16(o, v):
+        buf[o] = (v >> 8) & 0xFF
+        buf[o + 1] = v & 0xFF
+
+    le32(offs, sec)
+    le32(offs + 4, usec)
+    le32(offs + 8, caplen)
+    le32(offs + 12, 14 + iplen)
+    e = offs + 16
+    buf[e[:, None] + np.arange(12)] = np.frombuffer(bytes.fromhex("020000000002020000000001"), np.uint8)
+    buf[e + 12] = 0x08
+    i = e + 14
+    buf[i] = 0x45
+    be16(i + 2, iplen)
+    buf[i + 8] = 64
+    buf[i + 9] = np.where(is_udp, 17, 6)
+    # a few thousand hosts, as in real traffic
+    hosts = rng.integers(0, 2**32, 5000, dtype=np.int64)
+    src = hosts[rng.integers(0, 5000, n)]
+    dst = hosts[rng.integers(0, 5000, n)]
+    for k in range(4):
+        buf[i + 12 + k] = (src >> (24 - 8 * k)) & 0xFF
+        buf[i + 16 + k] = (dst >> (24 - 8 * k)) & 0xFF
+    l4 = i + 20
+    be16(l4, rng.integers(1, 65536, n))
+    be16(l4 + 2, rng.integers(1, 65536, n))
+    be16(l4[is_udp] + 4, (8 + plen)[is_udp])
+    t = ~is_udp
+    buf[l4[t] + 12] = 0x50
+    buf[l4[t] + 13] = rng.integers(0, 256, int(t.sum()))
+    buf.tofile(path)
+
+
+def real_files() -> list[Path]:
+    root = Path(os.environ.get("T2T_SHARED_DATA", REPO.parent / "shared" / "data")) / "pcaps"
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                read_capture(p)
+            out.append(p)
+        except T2TInputError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------------------------- readers
+def ours(path: Path) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = read_capture(path)
+    return t.stats["records"]
+
+
+def _dpkt_decoder(linktype: int):
+    import dpkt
+
+    if linktype == 1:
+        return lambda b: dpkt.ethernet.Ethernet(b).data
+    if linktype == 113:
+        return lambda b: dpkt.sll.SLL(b).data
+    if linktype in (101, 12, 14, 228, 229):
+        return lambda b: dpkt.ip.IP(b) if b and b[0] >> 4 == 4 else dpkt.ip6.IP6(b)
+    if linktype in (0, 108):
+        return lambda b: dpkt.loopback.Loopback(b).data
+    return None
+
+
+def dpkt_reader(path: Path) -> int:
+    """dpkt: records + Ethernet/IP/TCP/UDP decoding into the same columns."""
+    import dpkt
+
+    ts, caplen, origlen, ver, src, dst, proto, sport, dport, flags, iplen = ([] for _ in range(11))
+    n = 0
+    with open(path, "rb") as f:
+        try:
+            rdr = dpkt.pcap.Reader(f)
+        except ValueError:
+            f.seek(0)
+            rdr = dpkt.pcapng.Reader(f)
+        decode = _dpkt_decoder(rdr.datalink())
+        if decode is None:
+            return 0
+        for t, buf in rdr:
+            n += 1
+            try:
+                ip = decode(buf)
+            except (dpkt.UnpackError, IndexError, struct.error, ValueError):
+                continue
+            if isinstance(ip, dpkt.ip.IP):
+                ver.append(4)
+                src.append(b"\x00" * 10 + b"\xff\xff" + ip.src)
+                dst.append(b"\x00" * 10 + b"\xff\xff" + ip.dst)
+                iplen.append(ip.len)
+            elif isinstance(ip, dpkt.ip6.IP6):
+                ver.append(6)
+                src.append(ip.src)
+                dst.append(ip.dst)
+                iplen.append(40 + ip.plen)
+            else:
+                continue
+            ts.append(t)
+            caplen.append(len(buf))
+            origlen.append(len(buf))
+            proto.append(ip.p)
+            l4 = ip.data
+            if isinstance(l4, dpkt.tcp.TCP):
+                sport.append(l4.sport)
+                dport.append(l4.dport)
+                flags.append(l4.flags)
+            elif isinstance(l4, dpkt.udp.UDP):
+                sport.append(l4.sport)
+                dport.append(l4.dport)
+                flags.append(0)
+            else:
+                sport.append(0)
+                dport.append(0)
+                flags.append(0)
+    cols = [np.array(ts, np.float64), np.array(caplen, np.uint32), np.array(origlen, np.uint32),
+            np.array(ver, np.uint8), np.array(src, "S16"), np.array(dst, "S16"), np.array(proto, np.uint8),
+            np.array(sport, np.uint16), np.array(dport, np.uint16), np.array(flags, np.uint16),
+            np.array(iplen, np.uint32)]
+    assert all(len(c) == len(cols[0]) for c in cols)
+    return n
+
+
+def scapy_raw(path: Path) -> int:
+    """scapy RawPcapReader: record bytes and metadata only, no decoding."""
+    from scapy.utils import RawPcapReader
+
+    n = 0
+    for _data, _meta in RawPcapReader(str(path)):
+        n += 1
+    return n
+
+
+def scapy_full(path: Path) -> int:
+    """scapy PcapReader with full dissection, extracting the same fields."""
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.utils import PcapReader
+
+    rows = []
+    n = 0
+    for pkt in PcapReader(str(path)):
+        n += 1
+        if IP in pkt:
+            ip = pkt[IP]
+            l4 = ip.payload
+            sp = getattr(l4, "sport", 0) if isinstance(l4, (TCP, UDP)) else 0
+            dp = getattr(l4, "dport", 0) if isinstance(l4, (TCP, UDP)) else 0
+            fl = int(l4.flags) if isinstance(l4, TCP) else 0
+            rows.append((float(pkt.time), len(pkt), socket.inet_aton(ip.src), socket.inet_aton(ip.dst), ip.proto,
+                         sp, dp, fl, ip.len))
+    return n
+
+
+def tshark_fields(path: Path) -> int:
+    fields = ["frame.time_epoch", "frame.cap_len", "frame.len", "ip.version", "ip.src", "ip.dst", "ip.proto",
+              "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "tcp.flags", "ip.len"]
+    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, check=False).stdout.decode()
+    lines = out.splitlines()
+    cols = list(zip(*(ln.split("\t") for ln in lines))) if lines else []
+    if cols:
+        np.array(cols[0], np.float64)
+        np.array([int(x or 0) for x in cols[1]], np.uint32)
+        np.array([int(x or 0) for x in cols[7]], np.uint16)
+    return len(lines)
+
+
+def pyshark_reader(path: Path) -> int:
+    from t2t_hf.traffic.pyshark_backend import read_capture_pyshark
+
+    return read_capture_pyshark(path).stats["records"]
+
+
+# --------------------------------------------------------------------------------------------- timing
+def timed(fn, paths, repeat: int = 1) -> tuple[int, float]:
+    best = float("inf")
+    n = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        n = sum(fn(p) for p in paths)
+        best = min(best, time.perf_counter() - t0)
+    return n, best
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N for our reader (warm)")
+    ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--no-pyshark", action="store_true")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        big = tmp / "generated.pcap"
+        t0 = time.perf_counter()
+        generate(big, args.packets)
+        sub100k = tmp / "generated_100k.pcap"
+        generate(sub100k, min(100_000, args.packets), seed=1)
+        sub20k = tmp / "generated_20k.pcap"
+        generate(sub20k, min(20_000, args.packets), seed=2)
+        sub2k = tmp / "generated_2k.pcap"
+        generate(sub2k, min(2_000, args.packets), seed=3)
+        print(f"generated {args.packets:,} packets ({big.stat().st_size / 2**20:.0f} MiB) in "
+              f"{time.perf_counter() - t0:.1f} s")
+        ours(sub2k)  # load the compiled kernels once
+
+        results: dict[str, tuple[str, int, float]] = {}
+
+        def run(label, fn, paths, what, repeat=1):
+            n, dt = timed(fn, paths, repeat)
+            results[label] = (what, n, dt)
+            print(f"{label:<28} {what:<28} {n:>10,} pkts {dt:>8.2f} s {n / dt:>12,.0f} pkt/s", flush=True)
+
+        print(f"{'reader':<28} {'input':<28} {'packets':>15} {'time':>10} {'rate':>18}")
+        run("t2t_hf read_capture", ours, [big], "generated", args.repeat)
+        run("dpkt (Eth/IP/L4 decode)", dpkt_reader, [big], "generated")
+        run("scapy RawPcapReader", scapy_raw, [big], "generated (no decoding)")
+        run("t2t_hf read_capture/20k", ours, [sub20k], "generated 20k", args.repeat)
+        run("scapy PcapReader", scapy_full, [sub20k], "generated 20k (dissection)")
+        if not args.no_tshark and shutil.which("tshark"):
+            run("t2t_hf read_capture/100k", ours, [sub100k], "generated 100k", args.repeat)
+            run("tshark -T fields", tshark_fields, [sub100k], "generated 100k")
+        if not args.no_pyshark and shutil.which("tshark"):
+            run("t2t_hf read_capture/2k", ours, [sub2k], "generated 2k", args.repeat)
+            run("pyshark (use_json)", pyshark_reader, [sub2k], "generated 2k")
+
+        reals = real_files()
+        if reals:
+            label = f"{len(reals)} real files"
+            run("t2t_hf read_capture/real", ours, reals, label, args.repeat)
+            run("dpkt/real", dpkt_reader, reals, label)
+            run("scapy RawPcapReader/real", scapy_raw, reals, label)
+        else:
+            print("(../shared/data/pcaps not found: real captures skipped)")
+
+    def rate(k):
+        _, n, dt = results[k]
+        return n / dt if dt > 0 else float("nan")
+
+    print()
+    ours_rate = rate("t2t_hf read_capture")
+    print(f"ours: {ours_rate:,.0f} pkt/s into the full table on one core (goal >= 1,000,000)")
+    for k in results:
+        if not k.startswith("t2t_hf"):
+            base = {"scapy PcapReader": "t2t_hf read_capture/20k", "tshark -T fields": "t2t_hf read_capture/100k",
+                    "pyshark (use_json)": "t2t_hf read_capture/2k"}.get(k)
+            if k.endswith("/real"):
+                base = "t2t_hf read_capture/real"
+            base = base or "t2t_hf read_capture"
+            print(f"ours / {k:<26} = {rate(base) / rate(k):8.1f}x   (on {results[k][0]})")
+    print(f"ratio_vs_dpkt={ours_rate / rate('dpkt (Eth/IP/L4 decode)'):.1f}")
+
+
+if __name__ == "__main__":
+    main()
