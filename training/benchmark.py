@@ -1,0 +1,420 @@
+"""Train and evaluate T2T, its ablations and the baselines on every corpus config; write the results tables.
+
+    python training/benchmark.py            # everything; writes training/RESULTS.md and training/results.json
+    python training/benchmark.py --quick    # the same path on a small slice (a few minutes); writes into
+                                            # training/runs/bench-quick/ unless --results_dir is given
+    python training/benchmark.py --only sim:t2t,sim:oracle    # a subset (results of earlier items are kept)
+
+Every item's result is stored in ``<runs_dir>/<corpus>/<model>.json`` as soon as it is done, and the tables are
+rewritten after each item, so an interrupted benchmark resumes where it stopped (T2T runs also resume from
+their checkpoints). ``results.json`` is ``{corpus: {model: {metric: value}}}`` with metrics ``BLEU-4``,
+``METEOR``, ``ROUGE-L``, ``CIDEr`` (COCO caption metrics, times 100), ``app_type_accuracy`` (percent) and extras
+(``CIDEr/<app type>``, ``train_seconds``, knocking's ``flow_accuracy``/``instance_accuracy``).
+
+Models: ``t2t`` (the t2t-small recipe, training/configs/t2t-small.yaml; on sim it is the shipped model's run),
+``t2t-no-<component>`` (ablations, same recipe with one part off), ``transformer_lstm``, ``retrieval``,
+``classifier_template``, ``oracle`` (T2T-Sim only), ``random_forest`` (knocking only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training.common import (SHARED_KNOCKING, load_corpus_features, score_predictions,  # noqa: E402
+                             write_json_atomic, write_text_atomic)
+
+METRICS = ["BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "app_type_accuracy"]
+
+#: ablation name -> --set overrides of train.py (each removes one T2T component)
+ABLATIONS = {
+    "t2t-no-modulation": ["model.use_modulation=false"],
+    "t2t-no-prototypes": ["model.use_prototypes=false"],
+    "t2t-no-contrastive": ["model.use_contrastive=false"],
+    "t2t-no-app_type_loss": ["model.use_app_type_head=false"],
+    "t2t-no-prototype_loss": ["model.prototype_loss_weight=0.0", "stages.pretrain.loss_weights.prototype=0.0",
+                              "stages.caption.loss_weights.prototype=0.0"],
+    "t2t-no-stage1": ["stages.pretrain.enabled=false"],
+    # t2t-no-stage3 needs no run of its own: it is the t2t run's model after stage 2 (exported by train.py)
+}
+ABLATION_TEXT = {
+    "t2t-no-modulation": "dynamic feature modulation (FiLM)", "t2t-no-prototypes": "flow-pattern prototypes",
+    "t2t-no-contrastive": "traffic-text contrastive loss (and heads)", "t2t-no-app_type_loss": "app-type loss (and head)",
+    "t2t-no-prototype_loss": "prototype loss (prototypes kept)", "t2t-no-stage1": "stage 1 (encoder pre-training)",
+    "t2t-no-stage3": "stage 3 (SCST, CIDEr reward)",
+}
+
+#: the ablation budget: every ablation and its reference run ("t2t-ablation-budget", the full recipe with these
+#: step counts) are trained with fewer steps than the shipped model, so that all of them fit on a 2-core CPU;
+#: the ablation table compares each ablation with that reference, never with the longer-trained t2t.
+ABLATION_SET = ["stages.pretrain.steps=30", "stages.caption.steps=150", "stages.caption.eval_every=75",
+                "stages.scst.steps=20", "stages.scst.eval_every=20", "training.eval_windows=120"]
+
+QUICK_SET = ["data.num_windows=320", "stages.pretrain.steps=10", "stages.caption.steps=40",
+             "stages.caption.eval_every=20", "stages.scst.steps=6", "stages.scst.eval_every=6",
+             "training.eval_windows=40", "training.checkpoint_every=50"]
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def flat(scores: dict, extra: dict | None = None) -> dict:
+    """{metric: value} from score_predictions' output (+ per app type CIDEr / app-type accuracy)."""
+    out = {k: float(v) for k, v in scores["overall"].items() if k in METRICS or k.startswith("BLEU")}
+    for g, row in scores.get("by_app_type", {}).items():
+        out[f"CIDEr/{g}"] = float(row["CIDEr"])
+        out[f"BLEU-4/{g}"] = float(row["BLEU-4"])
+        out[f"count/{g}"] = int(row.get("count", 0))
+    out.update(extra or {})
+    return out
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.runs = Path(args.runs_dir or (ROOT / "training" / "runs" / ("bench-quick" if args.quick else "bench")))
+        self.results_dir = Path(args.results_dir or (self.runs if args.quick else ROOT / "training"))
+        self.num_windows = 320 if args.quick else args.num_windows
+        self._data = {}
+
+    # -- data ---------------------------------------------------------------------------------------------------
+    def data(self, corpus):
+        if corpus not in self._data:
+            limits = {"train": 600, "validation": 60, "test": 200} if (self.quick and corpus == "knocking") else None
+            self._data[corpus] = load_corpus_features(corpus, num_windows=self.num_windows,
+                                                      data_dir=self.args.knocking_dir, limits=limits)
+        return self._data[corpus]
+
+    def tokenizer(self, corpus):
+        from training.train import build_tokenizer
+
+        return build_tokenizer(self.data(corpus)[0]["train"].column("references"), {}, 40)
+
+    # -- items ----------------------------------------------------------------------------------------------------
+    def item_path(self, corpus, model) -> Path:
+        return self.runs / corpus / f"{model}.json"
+
+    def run_item(self, corpus, model):
+        path = self.item_path(corpus, model)
+        if path.exists() and not self.args.redo:
+            return json.loads(path.read_text())
+        log(f"=== {corpus} / {model}")
+        t0 = time.time()
+        res = getattr(self, "do_" + model.replace("-", "_"))(corpus) if not model.startswith("t2t-no-") \
+            else self.do_ablation(corpus, model)
+        if res is None:
+            return None
+        res["wall_seconds"] = time.time() - t0
+        write_json_atomic(res, path)
+        log(f"{corpus} / {model}: " + ", ".join(f"{k} {v:.1f}" for k, v in res.items()
+                                                 if k in METRICS + ["instance_accuracy", "flow_accuracy"]))
+        return res
+
+    def _score(self, corpus, preds, types, extra=None):
+        test = self.data(corpus)[0]["test"]
+        return flat(score_predictions(preds, test, types), extra)
+
+    def do_oracle(self, corpus):
+        from training.baselines.oracle import oracle
+
+        splits, _ = self.data(corpus)
+        r = oracle(splits["train"], splits["test"])
+        res = self._score(corpus, r["predictions"], r["app_types"])
+        res.pop("app_type_accuracy", None)  # the oracle is given the true label
+        return res
+
+    def do_retrieval(self, corpus):
+        from training.baselines.retrieval import retrieve
+
+        splits, _ = self.data(corpus)
+        t0 = time.time()
+        r = retrieve(splits["train"], splits["test"])
+        return self._score(corpus, r["predictions"], r["app_types"], {"train_seconds": time.time() - t0})
+
+    def do_classifier_template(self, corpus):
+        from training.baselines.classifier_template import classify_and_template
+
+        splits, _ = self.data(corpus)
+        t0 = time.time()
+        r = classify_and_template(splits["train"], splits["test"])
+        return self._score(corpus, r["predictions"], r["app_types"],
+                           {"train_seconds": time.time() - t0, "class_accuracy": r["class_accuracy"]})
+
+    def do_transformer_lstm(self, corpus):
+        import torch
+
+        from training.baselines.transformer_lstm import train_and_predict
+
+        torch.set_num_threads(max(1, int(self.args.threads)))
+        splits, _ = self.data(corpus)
+        steps = 30 if self.quick else self.args.lstm_steps
+        r = train_and_predict(splits["train"], splits["test"], self.tokenizer(corpus), steps=steps, log=log)
+        return self._score(corpus, r["predictions"], None, {"train_seconds": r["train_seconds"], "steps": steps})
+
+    def do_random_forest(self, corpus):
+        from training.baselines.random_forest import random_forest
+
+        if corpus != "knocking":
+            return None
+        splits, _ = self.data(corpus)
+        t0 = time.time()
+        r = random_forest(splits["train"], splits["test"])
+        return self._score(corpus, r["predictions"], r["app_types"],
+                           {"train_seconds": time.time() - t0, "flow_accuracy": r["flow_accuracy"],
+                            "instance_accuracy": r["instance_accuracy"]})
+
+    # -- T2T runs -------------------------------------------------------------------------------------------------
+    def config_for(self, corpus) -> Path:
+        return ROOT / "training" / "configs" / ("knocking.yaml" if corpus == "knocking" else "t2t-small.yaml")
+
+    def run_dir(self, corpus, model) -> Path:
+        if corpus == "sim" and model == "t2t" and not self.quick and self.args.shipped_run:
+            return Path(self.args.shipped_run)  # the shipped model's run (train it once, benchmark reuses it)
+        return self.runs / corpus / model
+
+    def train(self, corpus, model, overrides=()) -> Path:
+        out = self.run_dir(corpus, model)
+        if (out / "train_summary.json").exists() and (out / "model" / "config.json").exists():
+            return out
+        sets = [f"data.corpus={corpus}", "training.export_stages=true"]
+        if corpus != "knocking":
+            sets.append(f"data.num_windows={self.num_windows}")
+        if self.quick:
+            sets += QUICK_SET
+            if corpus == "knocking":
+                sets += ["data.max_train=600", "data.max_validation=60"]
+        if self.args.torch_threads:
+            sets.append(f"training.torch_threads={self.args.torch_threads}")
+        sets += list(overrides)
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "training" / "train.py"),
+               "--config", str(self.config_for(corpus)), "--output_dir", str(out), "--resume"]
+        for s in sets:
+            cmd += ["--set", s]
+        out.mkdir(parents=True, exist_ok=True)
+        log("$ " + " ".join(cmd[2:]))
+        with open(out / "train.log", "a") as f:
+            subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        return out
+
+    def eval_model(self, corpus, model_dir: Path, extra: dict):
+        from training.evaluate import evaluate_model
+
+        limits = 200 if (self.quick and corpus == "knocking") else None
+        r = evaluate_model(model_dir, corpus, "test", num_windows=self.num_windows, data_dir=self.args.knocking_dir,
+                           limit=limits)
+        res = flat(r, extra)
+        if corpus == "knocking":
+            from training.baselines.random_forest import action_key, caption_to_action
+
+            splits, _ = self.data(corpus)
+            pred = caption_to_action(r["predictions"], splits["train"])
+            truth = [action_key(m) for m in splits["test"].meta]
+            res["instance_accuracy"] = 100.0 * float(np.mean([p == t for p, t in zip(pred, truth)]))
+        return res
+
+    def do_t2t(self, corpus):
+        out = self.train(corpus, "t2t")
+        s = json.loads((out / "train_summary.json").read_text())
+        return self.eval_model(corpus, out / "model", {"train_seconds": s["train_seconds"],
+                                                       "optimizer_steps": s["global_step"]})
+
+    def do_t2t_ablation_budget(self, corpus):
+        out = self.train(corpus, "t2t-ablation-budget", ABLATION_SET if not self.quick else ())
+        s = json.loads((out / "train_summary.json").read_text())
+        return self.eval_model(corpus, out / "model", {"train_seconds": s["train_seconds"],
+                                                       "optimizer_steps": s["global_step"]})
+
+    def do_ablation(self, corpus, model):
+        budget = ABLATION_SET if not self.quick else []
+        if model == "t2t-no-stage3":
+            out = self.train(corpus, "t2t-ablation-budget", budget)
+            stage2 = out / "stages" / "caption"
+            if not stage2.exists():
+                log(f"{out} has no stage-2 export; skipping {model}")
+                return None
+            s = json.loads((out / "train_summary.json").read_text())
+            secs = sum(v for k, v in s["stage_seconds"].items() if k != "scst")
+            return self.eval_model(corpus, stage2, {"train_seconds": secs})
+        out = self.train(corpus, model, budget + ABLATIONS[model])
+        s = json.loads((out / "train_summary.json").read_text())
+        return self.eval_model(corpus, out / "model", {"train_seconds": s["train_seconds"],
+                                                       "optimizer_steps": s["global_step"]})
+
+    # -- report ---------------------------------------------------------------------------------------------------
+    def collect(self) -> dict:
+        results = {}
+        for p in sorted(self.runs.glob("*/*.json")):
+            results.setdefault(p.parent.name, {})[p.stem] = json.loads(p.read_text())
+        return results
+
+    def write_report(self, plan):
+        results = self.collect()
+        slim = {c: {m: {k: v for k, v in r.items() if isinstance(v, (int, float))} for m, r in ms.items()}
+                for c, ms in results.items()}
+        write_json_atomic(slim, self.results_dir / "results.json")
+        write_text_atomic(render_markdown(slim, plan, self.quick, self.num_windows), self.results_dir / "RESULTS.md")
+
+
+def fmt(v, digits=1):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def render_markdown(res: dict, plan, quick: bool, num_windows: int) -> str:
+    """The results tables (RESULTS.md) from ``{corpus: {model: {metric: value}}}``."""
+    lines = ["# T2T results" + (" (--quick: a small slice, NOT the reported numbers)" if quick else ""), "",
+             "Generated by `python training/benchmark.py" + (" --quick" if quick else "") + "` "
+             f"on {platform.machine()} with {os.cpu_count()} CPU cores (no GPU), "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Do not edit by hand.", "",
+             "Metrics: COCO caption metrics (pycocoevalcap on PTB tokens, times 100, `t2t_hf.metrics`) of greedy "
+             "captions against all references of each window; app-type accuracy in percent. "
+             f"T2T-Sim: {num_windows} windows of 10 s, test users user07-user08 unseen in training "
+             "(`sim`), or train on Wi-Fi / test on cellular (`sim_cross_env`). `–` = not applicable or not run.", ""]
+    order = ["t2t", "t2t-ablation-budget", "transformer_lstm", "retrieval", "classifier_template", "oracle", "random_forest"]
+    for corpus in ("sim", "sim_cross_env", "knocking"):
+        rows = res.get(corpus, {})
+        if not rows:
+            continue
+        lines += [f"## {corpus}", "",
+                  "| model | BLEU-4 | METEOR | ROUGE-L | CIDEr | app-type acc. | CIDEr messaging | CIDEr video | "
+                  + ("instance acc. | flow acc. | " if corpus == "knocking" else "") + "train time (s) |",
+                  "|---|---|---|---|---|---|---|---|" + ("---|---|" if corpus == "knocking" else "") + "---|"]
+        names = [m for m in order if m in rows] + sorted(m for m in rows if m not in order)
+        for m in names:
+            r = rows[m]
+            cells = [fmt(r.get(k)) for k in METRICS] + [fmt(r.get("CIDEr/messaging")), fmt(r.get("CIDEr/video"))]
+            if corpus == "knocking":
+                cells += [fmt(r.get("instance_accuracy")), fmt(r.get("flow_accuracy"))]
+            cells.append(fmt(r.get("train_seconds"), 0))
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append("")
+        if "t2t" in rows:
+            by_type = sorted(k.split("/", 1)[1] for k in rows["t2t"] if k.startswith("CIDEr/"))
+            lines += [f"Per app type (CIDEr) on {corpus}:", "",
+                      "| model | all | " + " | ".join(by_type) + " |", "|---|---|" + "---|" * len(by_type)]
+            for m in names:
+                r = rows[m]
+                lines.append(f"| {m} | {fmt(r.get('CIDEr'))} | " + " | ".join(fmt(r.get(f'CIDEr/{g}')) for g in by_type)
+                             + " |")
+            lines.append("")
+        abl = [m for m in rows if m.startswith("t2t-no-")]
+        ref = "t2t-ablation-budget" if "t2t-ablation-budget" in rows else "t2t"
+        if abl and ref in rows:
+            base = rows[ref]["CIDEr"]
+            lines += [f"### Ablations on {corpus}", "",
+                      f"Each ablation removes one component and is trained with the same recipe and step budget as "
+                      f"the reference `{ref}` (CIDEr {base:.1f}"
+                      + (f", {rows[ref].get('optimizer_steps', 0):.0f} optimizer steps" if rows[ref].get('optimizer_steps') else "")
+                      + "); `t2t-no-stage3` is the reference run's own model after stage 2.", "",
+                      "| ablation | component removed | CIDEr | ΔCIDEr (t2t − ablation) | gains ≥ 2 CIDEr? |",
+                      "|---|---|---|---|---|"]
+            for m in sorted(abl):
+                d = base - rows[m]["CIDEr"]
+                lines.append(f"| {m} | {ABLATION_TEXT.get(m, '')} | {fmt(rows[m]['CIDEr'])} | {d:+.1f} | "
+                             f"{'yes' if d >= 2 else '**no**'} |")
+            lines.append("")
+    lines += targets_section(res)
+    return "\n".join(lines) + "\n"
+
+
+def targets_section(res: dict) -> list[str]:
+    out = ["## Targets of the issue (checked on the numbers above)", ""]
+    sim = res.get("sim", {})
+
+    def check(ok):
+        return "**met**" if ok else "**missed**"
+
+    if "t2t" in sim and "oracle" in sim:
+        t, o = sim["t2t"]["CIDEr"], sim["oracle"]["CIDEr"]
+        out.append(f"- T2T CIDEr ≥ 0.9 × oracle on unseen users: {t:.1f} vs 0.9 × {o:.1f} = {0.9 * o:.1f} "
+                   f"({100 * t / o:.0f}% of the ceiling): {check(t >= 0.9 * o)}.")
+    if "t2t" in sim and "transformer_lstm" in sim:
+        t, b = sim["t2t"]["CIDEr"], sim["transformer_lstm"]["CIDEr"]
+        out.append(f"- T2T ≥ Transformer-LSTM + 10 CIDEr: {t:.1f} vs {b:.1f} ({t - b:+.1f}): {check(t - b >= 10)}.")
+    abl = {m: r for m, r in sim.items() if m.startswith("t2t-no-")}
+    ref = "t2t-ablation-budget" if "t2t-ablation-budget" in sim else "t2t"
+    if abl and ref in sim:
+        weak = [m for m, r in abl.items() if sim[ref]["CIDEr"] - r["CIDEr"] < 2]
+        out.append(f"- Each component gains ≥ 2 CIDEr or the table says it does not: components that do NOT gain "
+                   f"≥ 2 CIDEr: {', '.join(sorted(weak)) if weak else 'none'}.")
+    if "t2t" in sim and "CIDEr/messaging" in sim["t2t"]:
+        t, m = sim["t2t"]["CIDEr"], sim["t2t"]["CIDEr/messaging"]
+        out.append(f"- Messaging within 10 CIDEr of all apps: messaging {m:.1f} vs all {t:.1f} ({m - t:+.1f}): "
+                   f"{check(m >= t - 10)}.")
+    kn = res.get("knocking", {})
+    if "t2t" in kn and "random_forest" in kn:
+        a, b = kn["t2t"].get("instance_accuracy"), kn["random_forest"].get("instance_accuracy")
+        if a is not None and b is not None:
+            out.append(f"- Knocking action accuracy, instance level: T2T {a:.1f}% vs RF peer {b:.1f}% "
+                       f"(RF per flow {kn['random_forest'].get('flow_accuracy', float('nan')):.1f}%): {check(a > b)}.")
+    if "t2t" in sim and "train_seconds" in sim["t2t"]:
+        s = sim["t2t"]["train_seconds"]
+        out.append(f"- Full t2t-small recipe on a 2-core CPU in ≤ 60 min: {s / 60:.1f} min of training (data "
+                   f"generation and evaluation not included) on this shared machine: {check(s <= 3600)}.")
+    out.append("")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the same path on a small slice, in a few minutes")
+    ap.add_argument("--only", help="comma-separated corpus:model items (default: all)")
+    ap.add_argument("--skip", help="comma-separated corpus:model items to leave out")
+    ap.add_argument("--redo", action="store_true", help="recompute items that already have a result")
+    ap.add_argument("--runs_dir", help="where item results and T2T runs go (default training/runs/bench[-quick])")
+    ap.add_argument("--results_dir", help="where RESULTS.md and results.json go (default training/, or runs_dir "
+                                          "with --quick)")
+    ap.add_argument("--shipped_run", default=str(ROOT / "training" / "runs" / "t2t-small"),
+                    help="run folder of the shipped t2t-small (sim:t2t reuses it when it holds a finished run)")
+    ap.add_argument("--num_windows", type=int, default=3840)
+    ap.add_argument("--lstm_steps", type=int, default=700)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--torch_threads", type=int, default=0, help="torch threads of T2T runs (0 = default)")
+    ap.add_argument("--knocking_dir", default=str(SHARED_KNOCKING))
+    args = ap.parse_args(argv)
+
+    import t2t_hf  # noqa: F401
+
+    plan = [("sim", m) for m in ["oracle", "retrieval", "classifier_template", "t2t", "transformer_lstm",
+                                 "t2t-ablation-budget", "t2t-no-stage3", *ABLATIONS]]
+    plan += [("knocking", m) for m in ["random_forest", "retrieval", "classifier_template", "t2t"]]
+    plan += [("sim_cross_env", m) for m in ["oracle", "retrieval", "classifier_template", "t2t"]]
+    if not Path(args.knocking_dir, "traffic.mat").exists():
+        log(f"no knocking data at {args.knocking_dir}: knocking items skipped")
+        plan = [p for p in plan if p[0] != "knocking"]
+    if args.only:
+        want = {tuple(x.split(":", 1)) for x in args.only.split(",")}
+        plan = [p for p in plan if p in want]
+    if args.skip:
+        drop = {tuple(x.split(":", 1)) for x in args.skip.split(",")}
+        plan = [p for p in plan if p not in drop]
+    bench = Bench(args)
+    t0 = time.time()
+    failed = []
+    for corpus, model in plan:
+        try:
+            bench.run_item(corpus, model)
+        except Exception as e:  # one failed item must not lose the others; it is reported and the exit code says so
+            log(f"FAILED {corpus}/{model}: {type(e).__name__}: {e}")
+            failed.append(f"{corpus}:{model}")
+        bench.write_report(plan)
+    log(f"benchmark done in {time.time() - t0:.0f} s; tables in {bench.results_dir / 'RESULTS.md'}"
+        + (f"; FAILED: {failed}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
