@@ -57,8 +57,9 @@ class T2TConfig(PreTrainedConfig):
         num_window_stats (`int`, 10): size of ``window_stats`` (FiLM conditioning input).
         max_packets (`int`, 256): longest packet sequence the encoder accepts (the feature extractor truncates or
             subsamples longer windows to this length).
-        packet_downsample (`int`, 4): the packet branch pools this many consecutive packets into one encoder
-            token with a strided convolution (so 256 packets become 64 tokens); 1 keeps one token per packet.
+        packet_downsample (`int`, 4): the packet branch joins this many consecutive packets into one encoder
+            token (so 256 packets become 64 tokens); 1 keeps one token per packet.
+        packet_embed_dim (`int`, 32): size of each packet's own vector before the group projection.
         num_time_bins (`int`, 20): number of equal time bins per window (0.5 s bins for 10 s windows).
         max_flows (`int`, 32): size of the flow-index embedding; packets of flow index >= max_flows share the
             last row.
@@ -117,6 +118,7 @@ class T2TConfig(PreTrainedConfig):
         num_window_stats: int = 10,
         max_packets: int = 256,
         packet_downsample: int = 4,
+        packet_embed_dim: int = 32,
         num_time_bins: int = 20,
         max_flows: int = 32,
         num_protocols: int = 4,
@@ -165,6 +167,7 @@ class T2TConfig(PreTrainedConfig):
         self.num_window_stats = num_window_stats
         self.max_packets = max_packets
         self.packet_downsample = packet_downsample
+        self.packet_embed_dim = packet_embed_dim
         self.num_time_bins = num_time_bins
         self.max_flows = max_flows
         self.num_protocols = num_protocols
@@ -226,7 +229,7 @@ class T2TConfig(PreTrainedConfig):
         for name in ("vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
                      "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "num_packet_features",
                      "num_time_bin_features", "num_window_stats", "max_packets", "packet_downsample",
-                     "num_time_bins", "max_flows", "num_protocols", "max_target_positions"):
+                     "num_time_bins", "max_flows", "num_protocols", "max_target_positions", "packet_embed_dim"):
             positive(name)
         if not problems:
             for heads in ("encoder_attention_heads", "decoder_attention_heads"):

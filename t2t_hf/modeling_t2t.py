@@ -225,24 +225,27 @@ class T2TDecoderLayer(nn.Module):
 # The T2T parts
 # ----------------------------------------------------------------------------------------------------------------
 class T2TPacketEmbedding(nn.Module):
-    """Packet-sequence branch: per-packet features -> tokens, ``packet_downsample`` packets per token.
+    """Packet-sequence branch: per-packet features -> tokens, ``packet_downsample`` (s) packets per token.
 
-    The continuous columns (all but flow id and protocol id) go through a linear layer; the flow index and protocol
-    id get embeddings; a strided 1-D convolution pools each group of ``packet_downsample`` consecutive packets into
-    one token; a learned position embedding marks the group's place in the sequence.
-    input_features [B, P, F], attention_mask [B, P] -> tokens [B, ceil(P/s), d], mask [B, ceil(P/s)].
+    Each packet becomes a small vector (``packet_embed_dim`` = e): a linear map of its continuous columns (all but
+    flow id and protocol id) plus embeddings of its flow index and protocol id; padding packets are zeroed. Each
+    group of s consecutive packets is concatenated ([s * e]) and projected to one token (linear + GELU), so the
+    token sees the order, sizes, directions and gaps of its packets; a learned position embedding marks the
+    group's place in the sequence.
+    input_features [B, P, F], attention_mask [B, P] -> tokens [B, ceil(P/s), d], mask [B, ceil(P/s)] (1 where the
+    group holds at least one real packet).
     """
 
     def __init__(self, config: T2TConfig):
         super().__init__()
-        d = config.d_model
+        d, e = config.d_model, config.packet_embed_dim
         self.stride = config.packet_downsample
         self.max_flows = config.max_flows
         self.num_protocols = config.num_protocols
-        self.value_proj = nn.Linear(config.num_packet_features - 2, d)
-        self.flow_embed = nn.Embedding(config.max_flows, d)
-        self.protocol_embed = nn.Embedding(config.num_protocols, d)
-        self.pool = nn.Conv1d(d, d, kernel_size=self.stride, stride=self.stride)
+        self.value_proj = nn.Linear(config.num_packet_features - 2, e)
+        self.flow_embed = nn.Embedding(config.max_flows, e)
+        self.protocol_embed = nn.Embedding(config.num_protocols, e)
+        self.group_proj = nn.Linear(self.stride * e, d)
         self.act = nn.GELU()
         self.position_embed = nn.Embedding(config.max_packets // config.packet_downsample, d)
 
@@ -256,9 +259,8 @@ class T2TPacketEmbedding(nn.Module):
         flow = input_features[..., FLOW_ID_COLUMN].round().long().clamp(0, self.max_flows - 1)
         proto = input_features[..., PROTOCOL_ID_COLUMN].round().long().clamp(0, self.num_protocols - 1)
         values = torch.cat([input_features[..., :FLOW_ID_COLUMN], input_features[..., PROTOCOL_ID_COLUMN + 1:]], -1)
-        x = self.value_proj(values)
-        x = (x + self.flow_embed(flow) + self.protocol_embed(proto)) * mask.unsqueeze(-1)
-        x = self.act(self.pool(x.transpose(1, 2)).transpose(1, 2))  # [B, P/s, d]
+        x = (self.value_proj(values) + self.flow_embed(flow) + self.protocol_embed(proto)) * mask.unsqueeze(-1)
+        x = self.act(self.group_proj(x.reshape(bsz, -1, self.stride * x.shape[-1])))  # [B, P/s, d]
         group_mask = attention_mask.view(bsz, -1, self.stride).amax(-1)
         positions = torch.arange(x.shape[1], device=x.device)
         return x + self.position_embed(positions), group_mask
