@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linklayer import ETH_IPV4, ETH_IPV6, IP, be16, dispatch_ethertype, g8, gather_rows
+from .linklayer import ETH_IPV4, ETH_IPV6, IP, be16, dispatch_ethertype, g8, gather_rows, isin
 
 _V6_EXT = (0, 43, 60, 135, 139, 140, 253, 254)  # hop-by-hop, routing, dst options, mobility, HIP, shim6, experiments
 _FRAG6 = 44
@@ -73,7 +73,7 @@ def decode_ip(buf: np.ndarray, et: np.ndarray, l3: np.ndarray, end: np.ndarray, 
     has_l4 = v4 & first_frag4 | v6
 
     # --- IPv6 extension headers
-    todo = v6 & np.isin(proto, _V6_EXT + (_FRAG6, _AH)) if any6 else v6
+    todo = v6 & isin(proto, _V6_EXT + (_FRAG6, _AH)) if any6 else v6
     for _ in range(8):
         if not todo.any():
             break
@@ -89,13 +89,13 @@ def decode_ip(buf: np.ndarray, et: np.ndarray, l3: np.ndarray, end: np.ndarray, 
         l4 = np.where(ok, l4 + length, l4)
         # a truncated extension header: keep the protocol we know, no ports
         has_l4 = np.where(todo & ~ok, False, has_l4)
-        todo = ok & np.isin(proto, _V6_EXT + (_FRAG6, _AH))
+        todo = ok & isin(proto, _V6_EXT + (_FRAG6, _AH))
     has_l4 &= ~todo
 
     ip_payload_len = np.where(v4 | v6, np.maximum(ip_len - (l4 - l3), 0), 0)
     # the first 14 bytes of the transport header: ports, and TCP flags in bytes 12-13
     t = gather_rows(buf, np.where(has_l4, l4, 0), 14)
-    ports = has_l4 & np.isin(proto, _PORT_PROTOS) & (l4 + 4 <= end)
+    ports = has_l4 & isin(proto, _PORT_PROTOS) & (l4 + 4 <= end)
     sport = np.where(ports, (t[:, 0].astype(np.int64) << 8) | t[:, 1], 0)
     dport = np.where(ports, (t[:, 2].astype(np.int64) << 8) | t[:, 3], 0)
     tcp = has_l4 & (proto == 6) & (l4 + 14 <= end)
