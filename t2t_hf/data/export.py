@@ -367,6 +367,10 @@ def _yaml_front_matter(layout: dict, config_rows: dict) -> str:
     meta = {
         "license": "cc-by-4.0",
         "language": ["en"],
+        "language_creators": ["machine-generated"],
+        "annotations_creators": ["machine-generated"],
+        "multilinguality": ["monolingual"],
+        "source_datasets": ["original"],
         "pretty_name": "T2T traffic captions",
         "task_categories": ["text-generation"],
         "tags": ["network-traffic", "encrypted-traffic", "traffic-analysis", "captioning", "smartphone",
@@ -453,7 +457,8 @@ test = load_dataset("hub/datasets/t2t-traffic-captions", "sim", split="test", st
 cross = load_dataset("hub/datasets/t2t-traffic-captions", "sim_cross_env")
 ```
 
-Both work offline (`HF_DATASETS_OFFLINE=1`). Each row is one window; `t2t_hf.traffic.Window.from_dict(row)` turns
+Both work offline (`HF_DATASETS_OFFLINE=1`). From the Hub, once pushed (below), use the repo id instead of the
+path: `load_dataset("<namespace>/t2t-traffic-captions", "sim")`. Each row is one window; `t2t_hf.traffic.Window.from_dict(row)` turns
 it back into a window for the feature extractor.
 
 ## Configs and splits
