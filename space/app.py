@@ -100,7 +100,7 @@ def build_demo(model: str | None = None, max_bytes: int | None = None) -> gr.Blo
                 run = gr.Button("Caption", variant="primary", elem_id="caption-button")
         status = gr.Markdown(elem_id="status")
         timeline = gr.Dataframe(headers=TIMELINE_HEADERS, label="Timeline", wrap=True, interactive=False,
-                                elem_id="timeline")
+                                column_widths=["8%", "8%", "14%", "48%", "11%", "11%"], elem_id="timeline")
         plot = gr.Plot(label="Throughput (uplink up, downlink down) with caption segments", elem_id="throughput")
         probs = gr.Dataframe(label="App-type probabilities per window", interactive=False, elem_id="probabilities")
         outputs = [status, timeline, plot, probs]
