@@ -209,7 +209,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if fmt == "csv":
         csv.writer(sys.stdout, lineterminator="\n").writerow(CSV_COLUMNS)
         sys.stdout.flush()
-    print(f"t2t live: listening on {args.interface}"
+    print(f"t2t live: capturing on {args.interface}"
           f"{' (' + args.bpf + ')' if args.bpf else ''}, {args.window:g} s windows; Ctrl-C stops", file=sys.stderr)
     for seg in live_captions(captioner, args.interface, args.bpf, window=args.window, device=args.device,
                              duration=args.duration, poll=args.poll, skip_idle=args.skip_idle,

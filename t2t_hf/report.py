@@ -57,6 +57,10 @@ def resolve_model(model: str | os.PathLike | None = None) -> str:
         if not (path / "config.json").exists():
             raise T2TInputError(f"no trained model in {name} (config.json missing): train one with training/ or "
                                 "pass another model folder / Hub id (--model, or $T2T_MODEL)")
+    elif path == DEFAULT_MODEL_DIR:
+        raise T2TInputError(f"no trained model at {name} yet: train it (accelerate launch training/train.py --config "
+                            "training/configs/t2t-small.yaml), or pass --model / set $T2T_MODEL to a model folder or "
+                            "Hub id")
     elif name.count("/") != 1 or name.startswith((".", "/")):
         raise T2TInputError(f"model {name!r} not found: pass a model folder or a Hub id such as 'user/t2t-small' "
                             "(--model, or $T2T_MODEL)")

@@ -265,3 +265,11 @@ def test_annotate_is_wired(tmp_path, capsys):
                       "--backend", "openai", "--no-progress"], capsys)
     assert rc == 1
     assert "missing" in err
+
+
+def test_live_on_a_missing_interface_is_bad_input(tiny_model, capsys):
+    rc, out, err = run(["live", "--interface", "t2t-nosuch0", "--model", tiny_model, "--duration", "5"], capsys)
+    assert rc == 1 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("t2t: error: ") and "t2t-nosuch0" in last
+    assert "Traceback" not in err

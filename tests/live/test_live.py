@@ -104,7 +104,7 @@ def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model
         reader.start()
         try:
             t0 = time.monotonic()
-            while "listening on" not in err_path.read_text():
+            while "capturing on" not in err_path.read_text():
                 assert live.poll() is None, f"t2t live exited early: {err_path.read_text()}"
                 assert time.monotonic() - t0 < 180, "t2t live did not start in 180 s"
                 time.sleep(0.2)
