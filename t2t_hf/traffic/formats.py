@@ -308,7 +308,7 @@ class PcapReader(_Walker):
             need = self.hdr_len
         off = out[:n]
         # one gather of the 16-byte record headers, viewed as four 32-bit words
-        heads = sliding_window_view(buf, 16)[off] if n else np.zeros((0, 16), np.uint8)
+        heads = sliding_window_view(buf, 16)[off] if n >= 512 else buf[off[:, None] + _AR16]
         words = heads.view(">u4" if self.big else "<u4")
         sec = words[:, 0].astype(np.int64)
         frac = words[:, 1].astype(np.int64)

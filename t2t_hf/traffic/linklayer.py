@@ -64,7 +64,7 @@ def gather_rows(buf: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
     size = buf.shape[0]
     if size == 0:
         return np.zeros((idx.shape[0], width), np.uint8)
-    if size < width:
+    if size < width or idx.shape[0] < 512:  # small batches: an index matrix is cheaper than a view
         return buf.take(idx[:, None] + np.arange(width), mode="clip")
     lim = size - width
     out = sliding_window_view(buf, width)[np.clip(idx, 0, lim)]

@@ -55,8 +55,10 @@ def read_capture_pyshark(source, *, subprocess: bool | None = None, tshark_path:
         16-byte IPv4-mapped.
 
     Raises:
-        T2TInputError: missing file, tshark cannot read it, pyshark missing, or pyshark asked to
-            run in a thread / event loop with ``subprocess=False``.
+        T2TInputError: missing file, tshark cannot read it or finds no packets, pyshark missing,
+            or pyshark asked to run in a thread / event loop with ``subprocess=False``. (A file
+            that tshark reads only partly gives the packets before the damage: pyshark does not
+            report tshark's error.)
     """
     if subprocess not in (None, True, False):
         raise T2TInputError(f"subprocess must be None, True or False, not {subprocess!r}")
@@ -221,6 +223,11 @@ def _read_columns(path: str, tshark_path, display_filter):
             cap.close()
         except Exception:
             pass
+    if records == 0:
+        # pyshark reports tshark's failure only through an unraisable warning at close: an empty
+        # result means tshark could not read the file (not a capture) or it holds no packets
+        raise T2TInputError("tshark (through pyshark) read no packets: the file is not a capture tshark "
+                            "understands, or it is empty", path=path)
     stats = {"records": records, "ip": len(cols["timestamp"]), "non_ip": non_ip, "decapsulated": 0,
              "backend": "pyshark"}
     if not cols["timestamp"]:

@@ -73,8 +73,10 @@ def test_parity_on_hand_made_link_types(tmp_path):
 def test_not_a_capture_and_missing_file(tmp_path):
     p = tmp_path / "x.pcap"
     p.write_text("not a capture")
-    with pytest.raises(T2TInputError, match="x.pcap"):
+    with pytest.raises(T2TInputError, match="x.pcap.*no packets"):
         read_capture_pyshark(p)
+    with pytest.raises(T2TInputError, match="no packets"):
+        read_capture_pyshark(C.pcap([], 1))
     with pytest.raises(T2TInputError, match="not found"):
         read_capture_pyshark(tmp_path / "missing.pcap")
     with pytest.raises(T2TInputError):

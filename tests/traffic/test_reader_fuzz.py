@@ -19,7 +19,7 @@ from t2t_hf.traffic.table import COLUMNS
 
 pytestmark = pytest.mark.timeout(180)
 
-FAST = settings(max_examples=int(os.environ.get("T2T_FUZZ_EXAMPLES", "300")), deadline=None, derandomize=False,
+FAST = settings(max_examples=int(os.environ.get("T2T_FUZZ_EXAMPLES", "200")), deadline=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
