@@ -89,9 +89,10 @@ def format_segments(segments: list[dict], fmt: str) -> str:
         w.writerow(CSV_COLUMNS)
         for s in segments:
             w.writerow(_csv_row(s))
-    elif fmt == "srt":
+    elif fmt == "srt":  # cues in time order (several devices interleave), times since the first window
         t0 = min((s["start"] for s in segments if s.get("start") is not None), default=0.0)
-        for i, s in enumerate(segments, 1):
+        ordered = sorted(segments, key=lambda s: (s.get("start") or t0, s.get("device") or ""))
+        for i, s in enumerate(ordered, 1):
             a = (s.get("start") or t0) - t0
             b = (s.get("end") or (s.get("start") or t0)) - t0
             buf.write(f"{i}\n{_fmt_srt_time(a)} --> {_fmt_srt_time(b)}\n")
