@@ -510,8 +510,9 @@ captures in `../shared/data/pcaps`): per capture, the distance between the real 
 each statistic: two-sample Kolmogorov-Smirnov statistic (0 = same, 1 = disjoint) for packet sizes by direction,
 inter-arrival times, packet and byte rates, burst sizes and gaps and flow durations; |log10(real/sim)| for the
 uplink/downlink byte ratio and flows per minute; total variation for the protocol mix. Captures marked "too short"
-hold too little traffic to tell. The table below is written by the export command from the calibration output
-(details per capture in `calibration/` when present).
+hold too little traffic to tell. A "real vs real" row, when present, gives the same distances between real
+captures of one app type: the spread among real apps, a scale for reading the sim-vs-real rows. The table below is
+written by the export command from the calibration output (details per capture in `calibration/` when present).
 
 {CALIBRATION_BEGIN}
 {calibration}
