@@ -19,6 +19,7 @@ import io
 import os
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -111,19 +112,49 @@ class ByteSource:
                 f"cannot read a capture from {type(src).__name__}; pass a path, bytes or a binary file object")
         self._f = f
         self._pushback = b""
+        self.gzip = False
+        self._eof = False
+        self.cut_short = False  # a gzip stream that ends before its end-of-stream marker
         head = self._raw_read(2)
-        if head == GZIP_MAGIC:
+        self.gzip = head == GZIP_MAGIC
+        if self.gzip:
             self._f = gzip.GzipFile(fileobj=_Prefixed(head, f), mode="rb")
         else:
             self._pushback = head
 
     def _raw_read(self, n: int) -> bytes:
+        if self._eof:
+            return b""
         try:
+            if self.gzip:
+                return self._gzip_read(n)
             if self.live and hasattr(self._f, "read1"):
                 return self._f.read1(n)
             return self._f.read(n)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise T2TInputError(f"read failed ({e}); the file is damaged or not a capture", path=self.name) from None
+
+    def _gzip_read(self, n: int) -> bytes:
+        """Up to ``n`` decompressed bytes. A gzip file cut short gives what came before the cut
+        (and sets ``cut_short``), as tshark does; corrupt compressed data is an input error."""
+        parts = []
+        got = 0
+        while got < n:
+            try:
+                piece = self._f.read1(n - got)
+            except EOFError:  # the compressed stream ends before its end marker: the file was cut
+                self._eof = True
+                self.cut_short = True
+                warnings.warn(f"{self.name}: the gzip-compressed capture is cut short; reading the packets "
+                              "before the cut", T2TInputWarning, stacklevel=6)
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+            if self.live:
+                break
+        return b"".join(parts)
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; b"" at end of stream."""
@@ -503,6 +534,9 @@ def open_reader(src, *, chunk_bytes: int = CHUNK_BYTES, on_error: str = "raise",
     head = source.read_exact(4)
     if len(head) < 4:
         source.close()
+        if source.gzip:
+            raise T2TInputError("the gzip-compressed file holds no capture (it is empty or cut short)",
+                                path=source.name)
         raise T2TInputError(not_a_capture_message(head) if head else "the file is empty (0 bytes); it is not a capture",
                             path=source.name)
     if head in PCAP_MAGICS:

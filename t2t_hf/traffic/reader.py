@@ -157,7 +157,7 @@ def read_capture(source, *, decapsulate: bool = False, on_error: str = "raise", 
     table.stats.setdefault("records", 0)
     table.stats.setdefault("ip", 0)
     table.stats.setdefault("non_ip", {})
-    table.stats["truncated"] = bool(reader.truncated)
+    table.stats["truncated"] = bool(reader.truncated or reader.source.cut_short)
     if reader.error:
         table.stats["error"] = reader.error
     if table.stats["records"] == 0 and not allow_empty and not reader.error:

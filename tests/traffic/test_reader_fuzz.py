@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import struct
 import warnings
@@ -144,4 +145,10 @@ def test_mutated_real_files(pcaps_dir, data):
         pos = data.draw(st.integers(0, len(buf) - 4))
         buf[pos:pos + 4] = data.draw(st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00",
                                                       b"\x0a\x0d\x0d\x0a", b"\x00\x00\x01\x00"]))
+    if data.draw(st.booleans()):  # the same damage inside a gzip-compressed file, or to the compressed bytes
+        gz = bytearray(gzip.compress(bytes(buf), compresslevel=1))
+        if len(gz) > 20 and data.draw(st.booleans()):
+            pos = data.draw(st.integers(10, len(gz) - 1))
+            gz[pos] ^= 1 << data.draw(st.integers(0, 7))
+        buf = gz[:data.draw(st.integers(0, len(gz)))] if data.draw(st.booleans()) else gz
     check(bytes(buf), decapsulate=data.draw(st.booleans()))
