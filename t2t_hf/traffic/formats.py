@@ -129,10 +129,22 @@ class ByteSource:
             if self.gzip:
                 return self._gzip_read(n)
             if self.live and hasattr(self._f, "read1"):
-                return self._f.read1(n)
-            return self._f.read(n)
+                out = self._f.read1(n)
+            else:
+                out = self._f.read(n)
         except (OSError, EOFError, zlib.error) as e:
             raise T2TInputError(f"read failed ({e}); the file is damaged or not a capture", path=self.name) from None
+        if isinstance(out, bytes):
+            return out
+        if isinstance(out, (bytearray, memoryview)):
+            return bytes(out)
+        if out is None:  # a non-blocking stream with nothing to read yet
+            return b""
+        if isinstance(out, str):
+            raise T2TInputError("the file object is open in text mode; open captures in binary mode ('rb')",
+                                path=self.name)
+        raise T2TInputError(f"the file object returned {type(out).__name__} instead of bytes; pass a binary file",
+                            path=self.name)
 
     def _gzip_read(self, n: int) -> bytes:
         """Up to ``n`` decompressed bytes. A gzip file cut short gives what came before the cut

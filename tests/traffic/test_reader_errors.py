@@ -204,6 +204,19 @@ def test_bad_options(kwargs):
             list(iter_capture(_pcap(), **it_kwargs))
 
 
+def test_text_mode_file_objects(tmp_path):
+    import io
+
+    path = tmp_path / "t.pcap"
+    path.write_bytes(_pcap())
+    with open(path, encoding="latin-1") as f:
+        with pytest.raises(T2TInputError, match="text mode"):
+            read_capture(f)
+    with pytest.raises(T2TInputError, match="text mode"):
+        read_capture(io.StringIO("abc"))
+    assert len(read_capture(bytearray(_pcap()))) == len(read_capture(memoryview(_pcap()))) == 6
+
+
 @pytest.mark.parametrize("source", [123, 4.5, None, ["a.pcap"]])
 def test_bad_source_types(source):
     with pytest.raises(T2TInputError, match="cannot read a capture"):
