@@ -45,7 +45,7 @@ class TrafficCaptioningPipeline(Pipeline):
     Call options:
       window_length (float s, default the feature extractor's, 10.0), stride (float s, default = window_length),
       devices (address or list of addresses: only these devices; default all), decapsulate (bool, tunnels),
-      batch_size (windows per forward pass, default 16), and any ``generate`` option (``num_beams``,
+      batch_size (windows per forward pass, default 64), and any ``generate`` option (``num_beams``,
       ``do_sample``, ``top_k``, ``top_p``, ``temperature``, ``max_new_tokens``, ...) or ``generate_kwargs={...}``.
 
     Output: a list with one dict per window, ordered by (device, start):
@@ -63,7 +63,7 @@ class TrafficCaptioningPipeline(Pipeline):
     def __call__(self, inputs, **kwargs):
         batch_size = kwargs.pop("batch_size", None)
         if batch_size is None:
-            batch_size = self._batch_size if self._batch_size is not None else 16
+            batch_size = self._batch_size if self._batch_size is not None else 64
         kwargs.pop("num_workers", None)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise T2TInputError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -142,7 +142,7 @@ class TrafficCaptioningPipeline(Pipeline):
         return windows
 
     # -- forward: batches of windows -> generated ids, scores, app-type probabilities -----------------------------
-    def _forward(self, model_inputs, batch_size: int = 16, generate_kwargs: dict | None = None):
+    def _forward(self, model_inputs, batch_size: int = 64, generate_kwargs: dict | None = None):
         gen = dict(generate_kwargs or {})
         gen.pop("return_dict_in_generate", None)
         results = []
