@@ -43,7 +43,6 @@ This file is also shipped as remote code: it imports nothing from ``t2t_hf`` at 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from transformers import BatchFeature, FeatureExtractionMixin
@@ -370,7 +369,7 @@ class T2TFeatureExtractor(FeatureExtractionMixin):
                                 f"{sorted(d.keys())}")
         length = d.get("window_length")
         try:
-            return _Arrays(_none_if_empty(d.get("time")), d["size"], d.get("protocol"), d.get("flow"),
+            return _Arrays(d.get("time"), d["size"], d.get("protocol"), d.get("flow"),
                            d.get("new_flow"), float(length) if length is not None else self.window_length)
         except (TypeError, ValueError) as e:
             if isinstance(e, T2TInputError):
@@ -434,10 +433,6 @@ def _is_iterator(x) -> bool:
                                       and not _is_window(x) and not _is_packet_table(x))
 
 
-def _none_if_empty(v):
-    return None if v is None else v
-
-
 def _empty_batch():
     raise T2TInputError("the traffic batch is empty: give at least one window")
 
@@ -445,4 +440,3 @@ def _empty_batch():
 T2TFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 
 __all__ = ["T2TFeatureExtractor", "PACKET_FEATURES", "TIME_BIN_FEATURES", "WINDOW_STATS"]
-_ = Any

@@ -22,7 +22,6 @@ from transformers import Pipeline
 from t2t_hf.errors import T2TInputError
 
 _PREPROCESS_KEYS = ("window_length", "stride", "devices", "decapsulate")
-_POSTPROCESS_KEYS = ()
 
 
 class _Traffic:
