@@ -425,7 +425,8 @@ class PcapngReader(_Walker):
                 if iface is None:
                     ctrl_err = "malformed interface description block (bad options or timestamp resolution)"
                 else:
-                    self.interfaces = self.interfaces + [iface]
+                    # a section's interface list only grows: snapshots share it and keep its length
+                    self.interfaces.append(iface)
             if ctrl_err is not None:
                 err = ctrl_err
                 stop_block = int(i)
@@ -459,20 +460,28 @@ class PcapngReader(_Walker):
             pos = int(po[j]) if err else pos
             po, pt, pb, blen, is_spb, is_opb, if_id, k = (x[keep] for x in (po, pt, pb, blen, is_spb, is_opb, if_id, k))
             m = po.size
-        # Interface properties per packet.
-        linktype = np.zeros(m, np.int64)
-        units = np.ones(m, np.int64)
-        tsoff = np.zeros(m, np.int64)
-        snap = np.zeros(m, np.int64)
+        # Interface properties per packet: each section's interfaces laid end to end in flat
+        # arrays, so a packet's interface is (its section's base) + if_id, looked up in one go.
         if m:
-            keys = k * 65536 + if_id
-            for key in np.unique(keys):
-                sel = keys == key
-                iface = snapshots[int(key) // 65536][1][int(key) % 65536]
-                linktype[sel] = iface.linktype
-                units[sel] = iface.units
-                tsoff[sel] = iface.offset
-                snap[sel] = iface.snaplen
+            base_of: dict[int, int] = {}
+            flat: list[_Interface] = []
+            bases = np.empty(len(snapshots), np.int64)
+            for j, (_, lst) in enumerate(snapshots):
+                b = base_of.get(id(lst))
+                if b is None:
+                    b = base_of[id(lst)] = len(flat)
+                    flat.extend(lst)
+                bases[j] = b
+            g = bases[k] + if_id
+            linktype = np.array([x.linktype for x in flat], np.int64)[g]
+            units = np.array([x.units for x in flat], np.int64)[g]
+            tsoff = np.array([x.offset for x in flat], np.int64)[g]
+            snap = np.array([x.snaplen for x in flat], np.int64)[g]
+        else:
+            linktype = np.zeros(0, np.int64)
+            units = np.ones(0, np.int64)
+            tsoff = np.zeros(0, np.int64)
+            snap = np.zeros(0, np.int64)
         # EPB/OPB fields (SPB fields fixed up below).
         data_off = np.where(is_spb, po + 12, po + 28)
         caplen = np.where(is_spb, 0, _u32(buf, po + 20, pb))
@@ -510,7 +519,7 @@ class PcapngReader(_Walker):
     @staticmethod
     def _parse_idb(buf: np.ndarray, o: int, big: bool) -> _Interface | None:
         e = ">" if big else "<"
-        raw = buf[o:o + int(_u32(buf, np.array([o + 4]), big)[0])].tobytes()
+        raw = buf[o:o + struct.unpack_from(e + "I", buf, o + 4)[0]].tobytes()
         if len(raw) < 20:
             return None
         linktype, _, snaplen = struct.unpack(e + "HHI", raw[8:16])

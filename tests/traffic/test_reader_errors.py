@@ -157,6 +157,19 @@ def test_packet_block_with_undeclared_interface():
         assert len(read_capture(s.to_bytes(), on_error="warn")) == 1
 
 
+@pytest.mark.timeout(60)
+def test_many_interfaces_read_in_linear_time():
+    """A hostile pcapng with 80,000 interface blocks: once quadratic (minutes), now linear; interface
+    ids above 65535 still find their own link type."""
+    n = 80_000
+    s = C.Section(interfaces=[C.Interface(1 if i % 2 else 101) for i in range(n)], shb_options=False)
+    s.epb(n - 1, 1.7e9, C.ether(C.v4_tcp(sport=1)))  # odd id: Ethernet
+    s.epb(70_002, 1.7e9, C.v4_tcp(sport=2))  # even id above 65535: raw IP
+    s.epb(3, 1.7e9, C.ether(C.v4_tcp(sport=3)))
+    t = read_capture(s.to_bytes())
+    assert t.stats["non_ip"] == {} and t.src_port.tolist() == [1, 2, 3]
+
+
 # ---------------------------------------------------------------------------------------------- not captures
 
 
