@@ -87,7 +87,8 @@ def build_demo(model: str | None = None, max_bytes: int | None = None) -> gr.Blo
         return (f"**{rep.summary()}.** Times are seconds since the first packet.",
                 pd.DataFrame(rep.timeline_rows(), columns=TIMELINE_HEADERS), fig, pd.DataFrame(rows, columns=headers))
 
-    with gr.Blocks(title="T2T: Traffic-to-Text") as demo:
+    # uploads land in Gradio's cache: delete files older than 10 minutes, every 10 minutes
+    with gr.Blocks(title="T2T: Traffic-to-Text", delete_cache=(600, 600)) as demo:
         gr.Markdown(DESCRIPTION)
         with gr.Row():
             with gr.Column(scale=2):
@@ -112,8 +113,8 @@ def build_demo(model: str | None = None, max_bytes: int | None = None) -> gr.Blo
                         outputs=outputs, fn=caption, run_on_click=True, cache_examples=False,
                         label="Example captures (T2T-Sim, one click)", elem_id="examples",
                         example_labels=[p.stem.replace("_", " ") for p in examples])
-        gr.Markdown(f"Model: `{model_name}`. Captured traffic is personal data: this demo keeps nothing after the "
-                    "request, and T2T never looks at payload.")
+        gr.Markdown(f"Model: `{model_name}`. Captured traffic is personal data: uploads are deleted from the server "
+                    "within 20 minutes, nothing is logged, and T2T never looks at payload.")
     return demo
 
 
