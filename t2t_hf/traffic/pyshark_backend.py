@@ -166,54 +166,13 @@ def _read_columns(path: str, tshark_path, display_filter):
         raise T2TInputError(f"pyshark could not start tshark ({e})", path=path) from None
     try:
         for pkt in cap:
-            idx = int(pkt.number) - 1
             records += 1
-            names = [layer.layer_name for layer in pkt.layers]
-            k = next((i for i, n in enumerate(names) if n in ("ip", "ipv6")), None)
-            if k is None:
-                top = names[-1] if names else "unknown"
-                non_ip[top] = non_ip.get(top, 0) + 1
+            row = packet_row(pkt)
+            if isinstance(row, str):
+                non_ip[row] = non_ip.get(row, 0) + 1
                 continue
-            f = pkt.layers[k]._all_fields
-            nxt_layer = names[k + 1] if k + 1 < len(names) else None
-            if names[k] == "ip":
-                v = 4
-                src, dst = _first(f.get("ip.src")), _first(f.get("ip.dst"))
-                proto = int(_first(f.get("ip.proto")) or 0)
-                ip_len = int(_first(f.get("ip.len")) or 0)
-                hdr = int(_first(f.get("ip.hdr_len")) or 20)
-                payload = max(ip_len - hdr, 0)
-                l4_ok = int(_first(f.get("ip.frag_offset")) or 0) == 0
-            else:
-                v = 6
-                src, dst = _first(f.get("ipv6.src")), _first(f.get("ipv6.dst"))
-                proto, ext, nonfirst = _v6_ext(f)
-                plen = int(_first(f.get("ipv6.plen")) or 0)
-                ip_len = 40 + plen
-                payload = max(plen - ext, 0)
-                l4_ok = not nonfirst
-            sport = dport = flags = 0
-            if l4_ok and nxt_layer in ("tcp", "udp") and _PROTO_BY_LAYER[nxt_layer] == proto:
-                lf = pkt.layers[k + 1]._all_fields
-                sport = int(_first(lf.get(f"{nxt_layer}.srcport")) or 0)
-                dport = int(_first(lf.get(f"{nxt_layer}.dstport")) or 0)
-                if nxt_layer == "tcp":
-                    flags = int(str(_first(lf.get("tcp.flags")) or "0"), 16) & 0x1FF
-            fi = pkt.frame_info
-            cols["timestamp"].append(float(pkt.sniff_timestamp))
-            cols["caplen"].append(int(fi.cap_len))
-            cols["origlen"].append(int(fi.len))
-            cols["ip_version"].append(v)
-            cols["src_addr"].append(src)
-            cols["dst_addr"].append(dst)
-            cols["protocol"].append(proto)
-            cols["src_port"].append(sport)
-            cols["dst_port"].append(dport)
-            cols["tcp_flags"].append(flags)
-            cols["ip_len"].append(ip_len)
-            cols["ip_payload_len"].append(payload)
-            cols["interface_id"].append(int(_first(getattr(fi, "interface_id", 0)) or 0))
-            cols["record_index"].append(idx)
+            for k, v in row.items():
+                cols[k].append(v)
     except T2TInputError:
         raise
     except Exception as e:  # TSharkCrashException and friends: tshark could not read the file
@@ -238,4 +197,86 @@ def _read_columns(path: str, tshark_path, display_filter):
     return out, stats
 
 
-__all__ = ["read_capture_pyshark"]
+def packet_row(pkt) -> dict | str:
+    """One pyshark packet (JSON mode) -> a packet-table row dict, or the top layer's name when the
+    frame carries no IP (counted by that name in ``stats["non_ip"]``)."""
+    idx = int(pkt.number) - 1
+    names = [layer.layer_name for layer in pkt.layers]
+    k = next((i for i, n in enumerate(names) if n in ("ip", "ipv6")), None)
+    if k is None:
+        return names[-1] if names else "unknown"
+    f = pkt.layers[k]._all_fields
+    nxt_layer = names[k + 1] if k + 1 < len(names) else None
+    if names[k] == "ip":
+        v = 4
+        src, dst = _first(f.get("ip.src")), _first(f.get("ip.dst"))
+        proto = int(_first(f.get("ip.proto")) or 0)
+        ip_len = int(_first(f.get("ip.len")) or 0)
+        hdr = int(_first(f.get("ip.hdr_len")) or 20)
+        payload = max(ip_len - hdr, 0)
+        l4_ok = int(_first(f.get("ip.frag_offset")) or 0) == 0
+    else:
+        v = 6
+        src, dst = _first(f.get("ipv6.src")), _first(f.get("ipv6.dst"))
+        proto, ext, nonfirst = _v6_ext(f)
+        plen = int(_first(f.get("ipv6.plen")) or 0)
+        ip_len = 40 + plen
+        payload = max(plen - ext, 0)
+        l4_ok = not nonfirst
+    sport = dport = flags = 0
+    if l4_ok and nxt_layer in ("tcp", "udp") and _PROTO_BY_LAYER[nxt_layer] == proto:
+        lf = pkt.layers[k + 1]._all_fields
+        sport = int(_first(lf.get(f"{nxt_layer}.srcport")) or 0)
+        dport = int(_first(lf.get(f"{nxt_layer}.dstport")) or 0)
+        if nxt_layer == "tcp":
+            flags = int(str(_first(lf.get("tcp.flags")) or "0"), 16) & 0x1FF
+    fi = pkt.frame_info
+    return {"timestamp": float(pkt.sniff_timestamp), "caplen": int(fi.cap_len), "origlen": int(fi.len),
+            "ip_version": v, "src_addr": src, "dst_addr": dst, "protocol": proto, "src_port": sport,
+            "dst_port": dport, "tcp_flags": flags, "ip_len": ip_len, "ip_payload_len": payload,
+            "interface_id": int(_first(getattr(fi, "interface_id", 0)) or 0), "record_index": idx}
+
+
+def live_capture_tables(interface: str, bpf: str | None = None, batch: int = 64, duration: float | None = None,
+                        tshark_path: str | None = None):
+    """Packet tables of live traffic through ``pyshark.LiveCapture``, ``batch`` packets each
+    (fewer at the end). Main thread only, like all of pyshark.
+
+    Raises:
+        T2TInputError: called off the main thread or under a running event loop, or tshark fails.
+    """
+    import time
+
+    why = _unsafe_context()
+    if why:
+        raise T2TInputError(f"pyshark live capture cannot run here ({why}); use the default tcpdump backend")
+    import pyshark
+
+    cap = pyshark.LiveCapture(interface=interface, bpf_filter=bpf, use_json=True, override_prefs=_PREFS,
+                              tshark_path=tshark_path)
+    rows: list[dict] = []
+    t0 = time.monotonic()
+    try:
+        for pkt in cap.sniff_continuously():
+            row = packet_row(pkt)
+            if not isinstance(row, str):
+                rows.append(row)
+            if len(rows) >= batch:
+                yield PacketTable.from_columns({k: [r[k] for r in rows] for k in rows[0]})
+                rows = []
+            if duration is not None and time.monotonic() - t0 > duration:
+                break
+    except T2TInputError:
+        raise
+    except Exception as e:
+        raise T2TInputError(f"pyshark live capture on {interface!r} failed: {e}") from None
+    finally:
+        try:
+            cap.close()
+        except Exception:
+            pass
+    if rows:
+        yield PacketTable.from_columns({k: [r[k] for r in rows] for k in rows[0]})
+
+
+__all__ = ["read_capture_pyshark", "live_capture_tables", "packet_row"]
