@@ -398,7 +398,9 @@ def score_predictions(predictions: list[str], data: SplitData, app_type_predicti
 
     refs = data.column("references")
     groups = data.column("app_type")
-    res = compute_caption_metrics_by_group(predictions, refs, groups, meteor=meteor)
+    # generous Java timeouts: on a loaded 2-core machine METEOR's JVM alone can take minutes
+    res = compute_caption_metrics_by_group(predictions, refs, groups, meteor=meteor,
+                                           timeout=float(os.environ.get("T2T_METRICS_TIMEOUT", 3600)))
     out = {"overall": dict(res["overall"]), "by_app_type": {g: dict(v) for g, v in res["groups"].items()}}
     if app_type_predictions is not None and all(p is not None for p in app_type_predictions):
         truth = np.asarray(groups)

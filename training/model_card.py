@@ -183,6 +183,8 @@ def main(argv=None) -> int:
         tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(src, tmp)
+        for f in tmp.iterdir():  # readable by everyone (save_pretrained may leave owner-only modes)
+            f.chmod(0o644)
         (tmp / "README.md").write_text(card)
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         if target.exists():

@@ -92,7 +92,8 @@ def test_exported_model_loads_and_captions(single_run):
 def test_resume_after_kill_matches_uninterrupted_run(single_run, tmp_path, env):
     out = tmp_path / "killed"
     r = launch(["--output_dir", str(out), "--kill_after_step", "6"], env)
-    assert r.returncode == 137, r.stdout[-2000:] + r.stderr[-2000:]
+    # the child hard-exits with 137 (as a SIGKILL would); the launcher reports the failure
+    assert r.returncode != 0 and "137" in r.stdout + r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
     assert not (out / "model").exists()  # killed before the end
     state = json.loads((out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
                         / "trainer_state.json").read_text())
