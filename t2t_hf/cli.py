@@ -311,13 +311,6 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     return 1 if rc == 2 else rc  # the annotation tool uses 2 for bad input; t2t keeps 2 for usage errors
 
 
-_ANNOTATE_HELP = {
-    "app_type": "the app type in use (a hint for the model, copied into records)",
-    "backend": "openai: an OpenAI-compatible chat endpoint (DashScope, vLLM, ...); local: a transformers "
-               "image-text-to-text model folder (default openai)",
-}
-
-
 # -- parser --------------------------------------------------------------------------------------------------------
 def _add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help=_default_model_help())
@@ -422,9 +415,6 @@ def build_parser() -> argparse.ArgumentParser:
     from .annotation.cli import add_annotate_arguments
 
     add_annotate_arguments(a)
-    for action in a._actions:  # the annotation tool leaves a few options undocumented; t2t documents every option
-        if not action.help and action.dest in _ANNOTATE_HELP:
-            action.help = _ANNOTATE_HELP[action.dest]
     a.set_defaults(func=_cmd_annotate)
     return p
 

@@ -34,7 +34,8 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     io.add_argument("--max-side", type=int, default=768, help="downscale frames to this many pixels (default 768)")
     io.add_argument("--app", default=None, help="the app in use (a hint for the model, copied into records)")
     io.add_argument("--app-type", default=None,
-                    choices=["video", "social", "messaging", "browsing", "music_games", "unknown"])
+                    choices=["video", "social", "messaging", "browsing", "music_games", "unknown"],
+                    help="an app type copied into every record (the corpus's five types, or unknown)")
     io.add_argument("--activity", default=None, help="an activity label copied into every record")
     io.add_argument("--limit", type=int, default=None, help="caption at most N new windows, then stop")
 
@@ -63,7 +64,9 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                     help="marker: a clock reading visible in the recording at VIDEO_S seconds (repeatable)")
 
     be = parser.add_argument_group("vision-language backend")
-    be.add_argument("--backend", choices=["openai", "local"], default="openai")
+    be.add_argument("--backend", choices=["openai", "local"], default="openai",
+                    help="openai: any OpenAI-compatible chat-completions endpoint (default); local: a "
+                         "transformers image-text-to-text model folder (--model-dir)")
     be.add_argument("--base-url", default=None, help="openai: endpoint base URL (env T2T_VLM_BASE_URL; default "
                                                     "DashScope compatible mode)")
     be.add_argument("--model", default=None, help="openai: model id (env T2T_VLM_MODEL; default qwen-vl-max)")
