@@ -42,7 +42,7 @@ class TransformerLSTM(nn.Module):
         self.bins = nn.Sequential(nn.Linear(6, d_model), nn.GELU(), nn.Linear(d_model, d_model))
         self.pos = nn.Embedding(max_packets // downsample + num_time_bins, d_model)
         layer = nn.TransformerEncoderLayer(d_model, heads, ffn, dropout, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad)
         self.init_h = nn.Linear(d_model, d_model)
         self.init_c = nn.Linear(d_model, d_model)
@@ -136,7 +136,7 @@ def train_and_predict(train: SplitData, test: SplitData, tokenizer, *, steps: in
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 100 == 0 or step == steps - 1:
-            log(f"transformer_lstm step {step}/{steps} loss {float(loss):.3f}")
+            log(f"transformer_lstm step {step}/{steps} loss {float(loss.detach()):.3f}")
     seconds = time.time() - t0
     model.eval()
     preds = []
