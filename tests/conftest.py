@@ -35,3 +35,29 @@ def pcaps_dir() -> Path:
 @pytest.fixture(scope="session")
 def knocking_file() -> Path:
     return require_shared("knocking/traffic.mat")
+
+
+def _app_testing():
+    """The helpers shared by the CLI, live and Space tests (tests/cli/t2t_app_testing.py)."""
+    import sys
+
+    here = str(REPO / "tests" / "cli")
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import t2t_app_testing
+
+    return t2t_app_testing
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny *untrained* model folder (random weights, tests only)."""
+    return _app_testing().make_tiny_model(tmp_path_factory.mktemp("t2t-tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def sim_capture(tmp_path_factory):
+    """(path, session) of a 30 s T2T-Sim Netflix session on Wi-Fi."""
+    path = tmp_path_factory.mktemp("sim") / "netflix.pcap"
+    s = _app_testing().make_sim_capture(path, seed=11, duration=30.0, app="Netflix")
+    return path, s
