@@ -43,58 +43,15 @@ sys.path.insert(0, str(REPO))
 from t2t_hf.errors import T2TInputError  # noqa: E402
 from t2t_hf.traffic import read_capture  # noqa: E402
 
+sys.path.insert(0, str(REPO / "tests" / "traffic"))
+from captures import synthetic_pcap  # noqa: E402  (the test suite's capture writers)
+
 
 # --------------------------------------------------------------------------------------------- data
 def generate(path: Path, n: int, seed: int = 0, snap: int = 96) -> None:
-    """Write a classic pcap of ``n`` Ethernet/IPv4 packets: 70% TCP, 30% UDP, payload 0..1399 bytes."""
-    rng = np.random.default_rng(seed)
-    plen = rng.integers(0, 1400, n)
-    is_udp = rng.random(n) < 0.3
-    iplen = 20 + np.where(is_udp, 8, 20) + plen
-    caplen = np.minimum(14 + iplen, snap)
-    rec = 16 + caplen
-    offs = 24 + np.concatenate([[0], np.cumsum(rec)[:-1]])
-    buf = np.zeros(24 + int(rec.sum()), np.uint8)
-    buf[:24] = np.frombuffer(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snap, 1), np.uint8)
-    ts = 1_700_000_000 + np.cumsum(rng.exponential(1e-4, n))
-    sec = ts.astype(np.int64)
-    usec = np.minimum(((ts - sec) * 1e6).round().astype(np.int64), 999_999)
-
-    def le32(o, v):
-        for k in range(4):
-            buf[o + k] = (v >> (8 * k)) & 0xFF
-
-    def be16(o, v):
-        buf[o] = (v >> 8) & 0xFF
-        buf[o + 1] = v & 0xFF
-
-    le32(offs, sec)
-    le32(offs + 4, usec)
-    le32(offs + 8, caplen)
-    le32(offs + 12, 14 + iplen)
-    e = offs + 16
-    buf[e[:, None] + np.arange(12)] = np.frombuffer(bytes.fromhex("020000000002020000000001"), np.uint8)
-    buf[e + 12] = 0x08
-    i = e + 14
-    buf[i] = 0x45
-    be16(i + 2, iplen)
-    buf[i + 8] = 64
-    buf[i + 9] = np.where(is_udp, 17, 6)
-    # a few thousand hosts, as in real traffic
-    hosts = rng.integers(0, 2**32, 5000, dtype=np.int64)
-    src = hosts[rng.integers(0, 5000, n)]
-    dst = hosts[rng.integers(0, 5000, n)]
-    for k in range(4):
-        buf[i + 12 + k] = (src >> (24 - 8 * k)) & 0xFF
-        buf[i + 16 + k] = (dst >> (24 - 8 * k)) & 0xFF
-    l4 = i + 20
-    be16(l4, rng.integers(1, 65536, n))
-    be16(l4 + 2, rng.integers(1, 65536, n))
-    be16(l4[is_udp] + 4, (8 + plen)[is_udp])
-    t = ~is_udp
-    buf[l4[t] + 12] = 0x50
-    buf[l4[t] + 13] = rng.integers(0, 256, int(t.sum()))
-    buf.tofile(path)
+    """Write a classic pcap of ``n`` Ethernet/IPv4 packets (70% TCP, 30% UDP, payload 0..1399 bytes,
+    a few thousand hosts as in real traffic), with the test suite's generator."""
+    path.write_bytes(synthetic_pcap(n, seed, snap=snap, hosts=5000))
 
 
 def real_files() -> list[Path]:

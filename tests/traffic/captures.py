@@ -556,11 +556,12 @@ def assert_tables_equal(a, b, *, stats: bool = True) -> None:
         assert {k: a.stats.get(k) for k in keys} == {k: b.stats.get(k) for k in keys}
 
 
-def synthetic_pcap(n: int, seed: int = 0, *, snap: int = 96) -> bytes:
+def synthetic_pcap(n: int, seed: int = 0, *, snap: int = 96, hosts: int | None = None) -> bytes:
     """A classic pcap of ``n`` Ethernet/IPv4 TCP (70%) and UDP (30%) packets, written with numpy.
 
     Payload sizes 0..1399 bytes, records cut at ``snap`` bytes (origlen keeps the wire size),
-    timestamps increasing by ~100 us. Used for streaming, memory and speed checks.
+    timestamps increasing by ~100 us; addresses drawn from ``hosts`` addresses (None: any).
+    Used for streaming, memory and speed checks (benchmarks/ingest.py too).
     """
     rng = _np.random.default_rng(seed)
     plen = rng.integers(0, 1400, n)
@@ -595,8 +596,13 @@ def synthetic_pcap(n: int, seed: int = 0, *, snap: int = 96) -> bytes:
     be16(i + 2, iplen)
     buf[i + 8] = 64
     buf[i + 9] = _np.where(is_udp, 17, 6)
-    src = rng.integers(0, 2**32, n, dtype=_np.int64)
-    dst = rng.integers(0, 2**32, n, dtype=_np.int64)
+    if hosts:
+        pool = rng.integers(0, 2**32, hosts, dtype=_np.int64)
+        src = pool[rng.integers(0, hosts, n)]
+        dst = pool[rng.integers(0, hosts, n)]
+    else:
+        src = rng.integers(0, 2**32, n, dtype=_np.int64)
+        dst = rng.integers(0, 2**32, n, dtype=_np.int64)
     for k in range(4):
         buf[i + 12 + k] = (src >> (24 - 8 * k)) & 0xFF
         buf[i + 16 + k] = (dst >> (24 - 8 * k)) & 0xFF
