@@ -20,10 +20,10 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .errors import T2TInputError
+from .fileio import atomic_path, atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("text", "json", "srt", "csv")
@@ -132,14 +132,7 @@ def _write_output(text: str, output: str | None) -> None:
         raise T2TInputError(f"--output {output} is a folder; give a file name")
     if not out.parent.exists():
         raise T2TInputError(f"--output folder {out.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out, text)
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
@@ -290,14 +283,8 @@ def _cmd_dataset_from_captures(args: argparse.Namespace) -> int:
         from .data import schema
 
         ds = datasets.Dataset.from_list(examples, features=schema.features())
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(out) as tmp:
             ds.to_parquet(tmp)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     else:
         raise T2TInputError(f"--out must end in .parquet or .jsonl, not {out.name!r}")
     print(f"wrote {out}: {len(examples):,} windows from {len(files)} capture(s)")

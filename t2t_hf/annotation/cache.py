@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from ..fileio import atomic_write
 from .prompt import PROMPT_VERSION
 
 
@@ -58,18 +58,7 @@ class CaptionCache:
 
     def put(self, key: str, entry: dict) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, json.dumps(entry, ensure_ascii=False), make_parents=True)
 
 
 __all__ = ["CaptionCache", "cache_key", "default_cache_dir"]

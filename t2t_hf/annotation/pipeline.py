@@ -41,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import T2TInputError, T2TInputWarning
+from ..fileio import atomic_write
 from . import align as _align
 from .backends import BackendError, make_backend
 from .cache import CaptionCache, cache_key, default_cache_dir
@@ -419,15 +420,10 @@ def _progress(total: int, enabled: bool):
 
 def _write_alignment(out: Path, alignment: _align.Alignment, info: VideoInfo, pcap: Path) -> None:
     """``<out>.alignment.json``: how the clocks were aligned (atomic write), for the record."""
-    import tempfile
-
     side = out.with_name(out.name + ".alignment.json")
     doc = {"video": os.path.basename(info.path), "capture": pcap.name, "video_duration_s": info.duration,
            "prompt_version": PROMPT_VERSION, **alignment.to_dict()}
-    fd, tmp = tempfile.mkstemp(dir=side.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=1, default=float)
-    os.replace(tmp, side)
+    atomic_write(side, json.dumps(doc, indent=1, default=float))
 
 
 __all__ = ["annotate", "AnnotationResult", "plan_windows", "read_done", "compute_alignment", "ALIGN_METHODS",

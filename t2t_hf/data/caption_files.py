@@ -26,12 +26,12 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import T2TInputError
+from ..fileio import atomic_write
 
 CAPTION_SUFFIXES: tuple[str, ...] = (".jsonl", ".srt")
 
@@ -141,7 +141,7 @@ def _record_from_obj(obj, path: Path, lineno: int) -> CaptionRecord:
 def write_jsonl(records: Iterable[CaptionRecord], path: str | os.PathLike) -> Path:
     """Write records as JSONL, atomically (temp file + rename). Returns the path."""
     lines = [json.dumps(r.to_json(), ensure_ascii=False) for r in records]
-    return _atomic_write_text(Path(path), "\n".join(lines) + ("\n" if lines else ""))
+    return atomic_write(path, "\n".join(lines) + ("\n" if lines else ""), make_parents=True)
 
 
 # -- SRT ---------------------------------------------------------------------
@@ -216,7 +216,7 @@ def write_srt(records: Iterable[CaptionRecord], path: str | os.PathLike) -> Path
     blocks = []
     for k, r in enumerate(records, 1):
         blocks.append(f"{k}\n{_srt_time(r.start)} --> {_srt_time(r.end)}\n{r.caption}\n")
-    return _atomic_write_text(Path(path), "\n".join(blocks))
+    return atomic_write(path, "\n".join(blocks), make_parents=True)
 
 
 # -- dispatch ----------------------------------------------------------------
@@ -325,17 +325,3 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         raise T2TInputError(f"line {line}: not UTF-8 text; save the caption file as UTF-8", path=str(path)) from None
-
-
-def _atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import T2TInputError
+from ...fileio import atomic_write
 from .apps import APP_TYPES, APPS, APPS_BY_NAME, App
 from .background import Resolver, analytics, other_apps, push_channel, server_ip
 from .behaviours import MODELS, AppContext
@@ -99,23 +98,6 @@ class Session:
             if s.start <= t < s.end:
                 return s
         return self.spells[-1]
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write bytes to ``path`` through a temporary file and ``os.replace`` (no half-written files)."""
-    path = Path(path)
-    if not path.parent.exists():
-        raise T2TInputError(f"directory {path.parent} does not exist; create it first", path=str(path))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _check(user: str, environment: str, app: str | None, duration: float) -> None:
