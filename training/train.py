@@ -113,11 +113,27 @@ def build_tokenizer(train_refs: list[list[str]], tcfg: dict, max_len: int):
                                    min_frequency=int(tcfg.get("min_frequency", 1)), model_max_length=max_len)
 
 
+def load_init_model(path):
+    """``(model, tokenizer, feature_extractor)`` of a saved T2T model folder (``save_pretrained`` output, e.g.
+    ``hub/models/t2t-small`` or a run's ``model`` folder) to fine-tune from (``model.init_from`` in the config).
+    Its architecture keys win over the config's ``model:`` block; a missing folder is a clear error."""
+    from t2t_hf.errors import T2TInputError
+    from t2t_hf.modeling_t2t import T2TForTrafficCaptioning
+    from t2t_hf.processing_t2t import T2TProcessor
+
+    if not (Path(path) / "config.json").is_file():
+        raise T2TInputError(f"model.init_from={path!r} is not a saved T2T model folder (no config.json); pass the "
+                            "folder save_pretrained wrote, e.g. hub/models/t2t-small")
+    proc = T2TProcessor.from_pretrained(path)
+    return T2TForTrafficCaptioning.from_pretrained(path), proc.tokenizer, proc.feature_extractor
+
+
 def build_model(cfg: dict, vocab_size: int):
     from t2t_hf.configuration_t2t import T2TConfig
     from t2t_hf.modeling_t2t import T2TForTrafficCaptioning
 
     mcfg = dict(cfg.get("model", {}))
+    mcfg.pop("init_from", None)
     preset = mcfg.pop("preset", "small")
     config = T2TConfig.small(vocab_size=vocab_size, **mcfg) if preset == "small" else T2TConfig(vocab_size=vocab_size,
                                                                                                 **mcfg)
@@ -352,10 +368,17 @@ def main(argv=None) -> int:
     train, val = splits["train"], splits["validation"]
     log(f"data: {len(train)} train / {len(val)} validation windows ({time.time() - t0:.1f} s)")
 
-    max_len = int(mcfg.get("max_target_positions", T2T_SMALL["max_target_positions"]))
-    tokenizer = build_tokenizer(train.column("references"), cfg.get("tokenizer", {}), max_len)
     torch.manual_seed(seed)
-    model = build_model(cfg, len(tokenizer))
+    if mcfg.get("init_from"):  # fine-tuning: the saved model's weights, tokenizer and feature normalisation
+        model, tokenizer, fe_init = load_init_model(mcfg["init_from"])
+        splits = {k: v.renormalised(fe, fe_init) for k, v in splits.items()}
+        train, val, fe = splits["train"], splits["validation"], fe_init
+        max_len = int(model.config.max_target_positions)
+        log(f"initialised from {mcfg['init_from']} (its tokenizer and feature normalisation are kept)")
+    else:
+        max_len = int(mcfg.get("max_target_positions", T2T_SMALL["max_target_positions"]))
+        tokenizer = build_tokenizer(train.column("references"), cfg.get("tokenizer", {}), max_len)
+        model = build_model(cfg, len(tokenizer))
     fe.app_types = list(model.config.app_types)
     raw = model
     base_weights = {k: getattr(model.config, k) for k in ("caption_loss_weight", "app_type_loss_weight",
@@ -527,5 +550,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli(argv=None) -> int:
+    """``main`` with bad input (config, data, init_from) reported as one line and exit status 1, no traceback."""
+    from t2t_hf.errors import T2TInputError
+
+    try:
+        return main(argv)
+    except T2TInputError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

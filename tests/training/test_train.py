@@ -122,6 +122,33 @@ def test_two_cpu_processes_over_gloo(tmp_path, env):
     assert (out / "model" / "model.safetensors").exists()
 
 
+def test_fine_tune_from_a_saved_model(single_run, tmp_path, env):
+    """model.init_from starts from a saved model: its weights, tokenizer and feature normalisation are kept."""
+    out = tmp_path / "finetune"
+    r = launch(["--output_dir", str(out), "--set", f"model.init_from={single_run / 'model'}",
+                "--set", "stages.pretrain.steps=0", "--set", "stages.scst.steps=0"], env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "initialised from" in r.stdout
+    assert json.loads((out / "train_summary.json").read_text())["global_step"] == 6
+    before, after = single_run / "model", out / "model"
+    assert (before / "tokenizer.json").read_text() == (after / "tokenizer.json").read_text()
+    pa, pb = (json.loads((d / "processor_config.json").read_text()) for d in (before, after))
+    assert pa == pb  # the saved model's normalisation statistics, not refitted ones
+    ca, cb = (json.loads((d / "config.json").read_text()) for d in (before, after))
+    assert {k: ca[k] for k in ("d_model", "vocab_size", "encoder_layers")} == \
+        {k: cb[k] for k in ("d_model", "vocab_size", "encoder_layers")}
+    wa, wb = weights(before), weights(after)
+    assert wa.keys() == wb.keys()
+    assert any(not np.array_equal(wa[k], wb[k]) for k in wa)  # it trained
+    # a folder that is not a saved model is one clear error, not a traceback from transformers
+    # (run without the accelerate launcher, which prints its own traceback when a child exits non-zero)
+    r = subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--config", str(TINY), "--cpu",
+                        "--output_dir", str(tmp_path / "bad"), "--set", f"model.init_from={tmp_path}"],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "not a saved T2T model folder" in r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+
+
 def test_bad_config_is_one_clear_error(tmp_path):
     from t2t_hf.errors import T2TInputError
     from training.train import load_config
