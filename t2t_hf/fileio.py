@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -44,3 +45,26 @@ def atomic_write(path, data: bytes | str, *, make_parents: bool = False) -> Path
         with open(tmp, "wb") as fh:
             fh.write(data)
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path) -> Iterator[Path]:
+    """Yield a new empty folder beside ``path`` (its parents are created); when the block succeeds the folder
+    replaces ``path`` (an existing ``path`` is renamed aside first, then deleted), when it fails the folder is
+    removed and ``path`` is left as it was. Readers never see a half-written folder at ``path``; for the instant
+    between the two renames ``path`` is absent."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -17,7 +17,6 @@ import math
 import os
 import pickle
 import re
-import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 import transformers  # noqa: F401  (imported before any t2t_hf model module: t2t_hf registers itself on this import)
 
 from t2t_hf.errors import T2TInputError
+from t2t_hf.fileio import atomic_path, atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = Path(os.environ.get("T2T_TRAINING_CACHE", Path.home() / ".cache" / "t2t-hf" / "training"))
@@ -154,16 +154,8 @@ class SplitData:
 
 
 def _atomic_pickle(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, make_parents=True) as tmp, open(tmp, "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_corpus_features(corpus: str = "sim", *, num_windows: int = 3840, seed: int = 0, data_dir=None,
@@ -413,19 +405,10 @@ def score_predictions(predictions: list[str], data: SplitData, app_type_predicti
 
 
 def write_json_atomic(obj, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, default=float)
-        f.write("\n")
-    os.replace(tmp, path)
+    """``obj`` as indented JSON (numpy scalars as floats) at ``path``, atomically (parents created)."""
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=False, default=float) + "\n", make_parents=True)
 
 
 def write_text_atomic(text: str, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """``text`` (UTF-8) at ``path``, atomically (parents created)."""
+    atomic_write(path, text, make_parents=True)

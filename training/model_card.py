@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from t2t_hf.fileio import atomic_dir  # noqa: E402
 from training.common import write_text_atomic  # noqa: E402
 
 MAX_MODEL_BYTES = 50 * 1024 * 1024
@@ -159,7 +159,7 @@ its datasets carry no IP or MAC addresses. Do not publish captions of other peop
 
 ```bibtex
 @inproceedings{{liu2026t2t,
-  title = {{T2T: Traffic-to-Text}}, author = {{Liu and others}},
+  title = {{T2T: Captioning Smartphone Activities Using Mobile Traffic}}, author = {{Liu, Jiyu and Huang, Yong and Lu, Yanzhao and Tie, Yun and Tu, Wanqing}},
   booktitle = {{International Joint Conference on Neural Networks (IJCNN)}}, year = {{2026}},
   eprint = {{2604.05642}}, archivePrefix = {{arXiv}}
 }}
@@ -188,17 +188,12 @@ def main(argv=None) -> int:
         size = (src / "model.safetensors").stat().st_size
         if size > MAX_MODEL_BYTES:
             raise SystemExit(f"model.safetensors is {size / 1e6:.1f} MB, over the 50 MB limit")
-        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
-        for f in tmp.iterdir():  # readable by everyone (save_pretrained may leave owner-only modes)
-            f.chmod(0o644)
-        (tmp / "README.md").write_text(card)
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        with atomic_dir(target) as tmp:
+            shutil.copytree(src, tmp, dirs_exist_ok=True)
+            for f in tmp.iterdir():  # readable by everyone (save_pretrained may leave owner-only modes)
+                f.chmod(0o644)
+            tmp.chmod(0o755)
+            (tmp / "README.md").write_text(card)
     else:
         write_text_atomic(card, target / "README.md")
     write_text_atomic(card, ROOT / "MODEL_CARD.md")

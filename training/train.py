@@ -48,6 +48,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from t2t_hf.fileio import atomic_dir, atomic_path, atomic_write  # noqa: E402
 from training.common import (FastCider, greedy_captions, load_corpus_features, score_predictions,  # noqa: E402
                              write_json_atomic)
 
@@ -223,9 +224,7 @@ def save_checkpoint(accelerator, out: Path, state: dict, keep: int = 2) -> None:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        ptr_tmp = ck / ".latest.tmp"
-        ptr_tmp.write_text(name)
-        os.replace(ptr_tmp, ck / "latest")
+        atomic_write(ck / "latest", name)
         old = sorted(p for p in ck.glob("step-*") if p.name != name)
         for p in old[:max(0, len(old) - (keep - 1))]:
             shutil.rmtree(p, ignore_errors=True)
@@ -237,9 +236,8 @@ def save_best(accelerator, model, out: Path) -> None:
         from safetensors.torch import save_file
 
         sd = {k: v.detach().cpu().contiguous() for k, v in accelerator.unwrap_model(model).state_dict().items()}
-        tmp = out / ".best_model.safetensors.tmp"
-        save_file(_untie(sd), str(tmp))
-        os.replace(tmp, out / "best_model.safetensors")
+        with atomic_path(out / "best_model.safetensors") as tmp:
+            save_file(_untie(sd), tmp)
     accelerator.wait_for_everyone()
 
 
@@ -263,17 +261,9 @@ def export_model(model, fe, tokenizer, target: Path) -> None:
     """save_pretrained (safetensors) + processor into a temporary folder next to ``target``, then rename."""
     from t2t_hf.processing_t2t import T2TProcessor
 
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    T2TProcessor(fe, tokenizer).save_pretrained(tmp)
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_dir(target) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        T2TProcessor(fe, tokenizer).save_pretrained(tmp)
 
 
 # ----------------------------------------------------------------------------------------------------------------
