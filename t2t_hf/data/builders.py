@@ -61,8 +61,8 @@ from .caption_files import (CAPTION_SUFFIXES, CAPTURE_SUFFIXES, best_caption, ca
                             capture_stem, find_caption_file, read_caption_file)
 
 T2T_CITATION = """@inproceedings{liu2026t2t,
-  title         = {T2T: Traffic-to-Text},
-  author        = {Liu and others},
+  title         = {T2T: Captioning Smartphone Activities Using Mobile Traffic},
+  author        = {Liu, Jiyu and Huang, Yong and Lu, Yanzhao and Tie, Yun and Tu, Wanqing},
   booktitle     = {International Joint Conference on Neural Networks (IJCNN)},
   year          = {2026},
   eprint        = {2604.05642},
