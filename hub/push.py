@@ -10,6 +10,18 @@ files are not uploaded.
     python hub/push.py --dry-run                         # list files and sizes; no network, no token
     python hub/push.py --namespace my-org                # upload everything
     python hub/push.py --namespace my-org --only t2t-traffic-captions --private
+    python hub/push.py --namespace my-org --space        # everything, plus the Gradio Space my-org/t2t
+
+``--space`` adds one more repo, the Gradio Space ``<namespace>/<space-name>``
+(``--space-name``, default ``t2t``): the files of ``space/`` plus the ``t2t_hf/``
+package (its ``*.py`` files and READMEs, under ``t2t_hf/``), so that the Space
+runs without installing t2t-hf. Its README.md is uploaded with the front
+matter's ``models:`` rewritten to ``<namespace>/t2t-small``; the files are
+staged in a temporary folder (removed afterwards) and uploaded from there.
+``--space`` is independent of ``--only``: ``--only`` picks among the folders
+under hub/ and ``--space`` adds the Space whatever ``--only`` says (``--only
+t2t-small --space`` pushes the model and the Space); with ``--space``, a hub/
+without folders is not an error.
 
 Before any upload (and in a dry run) the parquet files of dataset folders are
 checked for IP/MAC address-like strings; a hit stops the push.
@@ -22,11 +34,17 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import re
+import shutil
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HUB_DIR = Path(__file__).resolve().parent
+REPO_DIR = HUB_DIR.parent
+#: the model the Space's card names (``models:``), in the namespace pushed to
+SPACE_MODEL = "t2t-small"
 KINDS = {"models": "model", "datasets": "dataset"}
 IGNORE = [".*", "**/.*", "__pycache__", "**/__pycache__/**", "*.pyc", "**/*.pyc", "*.tmp", "**/*.tmp"]
 
@@ -39,8 +57,10 @@ class PushError(Exception):
 class Folder:
     path: Path
     name: str
-    repo_type: str  # "model" | "dataset"
+    repo_type: str  # "model" | "dataset" | "space"
     files: list[tuple[str, int]]  # (relative posix path, bytes)
+    #: where each file comes from when the repo is staged rather than uploaded from ``path`` (the Space)
+    sources: dict[str, Path] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -54,8 +74,10 @@ def _ignored(rel: str) -> bool:
     return any(fnmatch.fnmatch(parts[-1], pat) for pat in ("*.pyc", "*.tmp"))
 
 
-def find_folders(root: Path = HUB_DIR, only: list[str] | None = None) -> list[Folder]:
-    """The uploadable folders under ``root/models`` and ``root/datasets`` (sorted), with their files."""
+def find_folders(root: Path = HUB_DIR, only: list[str] | None = None, allow_empty: bool = False) -> list[Folder]:
+    """The uploadable folders under ``root/models`` and ``root/datasets`` (sorted), with their files.
+
+    ``allow_empty``: no folders is not an error (``--space`` still has the Space to push)."""
     folders = []
     for sub, repo_type in KINDS.items():
         base = root / sub
@@ -76,9 +98,71 @@ def find_folders(root: Path = HUB_DIR, only: list[str] | None = None) -> list[Fo
         missing = sorted(set(only) - {f.name for f in folders})
         if missing:
             raise PushError(f"no folder named {', '.join(missing)} under {root}/models or {root}/datasets")
-    if not folders:
+    if not folders and not allow_empty:
         raise PushError(f"nothing to push: no folders under {root}/models or {root}/datasets")
     return folders
+
+
+def find_space(repo: Path = REPO_DIR, name: str = "t2t") -> Folder:
+    """The Gradio Space ``name``: the files of ``repo/space`` plus the ``repo/t2t_hf`` package (its ``*.py`` files
+    and README.md files, under ``t2t_hf/``), which the Space imports from beside ``app.py``."""
+    space, package = repo / "space", repo / "t2t_hf"
+    if not (space / "app.py").is_file():
+        raise PushError(f"no Space to push: {space / 'app.py'} does not exist")
+    if not (package / "__init__.py").is_file():
+        raise PushError(f"no package to ship with the Space: {package / '__init__.py'} does not exist")
+    sources: dict[str, Path] = {}
+    for f in sorted(space.rglob("*")):
+        rel = f.relative_to(space).as_posix()
+        if f.is_file() and not _ignored(rel):
+            sources[rel] = f
+    for f in sorted(package.rglob("*")):
+        rel = f.relative_to(package).as_posix()
+        if f.is_file() and not _ignored(rel) and (f.suffix == ".py" or f.name == "README.md"):
+            sources[f"t2t_hf/{rel}"] = f
+    files = [(rel, f.stat().st_size) for rel, f in sources.items()]
+    return Folder(space, name, "space", files, sources)
+
+
+def space_card(text: str, namespace: str) -> str:
+    """The Space's README.md with the front matter's ``models:`` list set to ``[<namespace>/t2t-small]``.
+
+    The rest of the card is kept as written; a card without front matter is returned unchanged (the card check
+    reports it)."""
+    if not text.startswith("---\n") or "\n---" not in text[4:]:
+        return text
+    end = text.index("\n---", 4) + 1
+    lines, rest = text[4:end].splitlines(keepends=True), text[end:]
+    models = ["models:\n", f"  - {namespace}/{SPACE_MODEL}\n"]
+    start = next((i for i, line in enumerate(lines) if re.match(r"models\s*:", line)), None)
+    if start is None:
+        return "---\n" + "".join(lines + models) + rest
+    stop = start + 1  # the value: the rest of the key's line, then its indented or "- " item lines
+    while stop < len(lines) and (lines[stop][:1] in (" ", "\t", "-") or not lines[stop].strip()):
+        stop += 1
+    return "---\n" + "".join(lines[:start] + models + lines[stop:]) + rest
+
+
+def stage_space(folder: Folder, namespace: str, dest: Path) -> list[tuple[str, int]]:
+    """Copy the Space's files into ``dest`` with its README.md rewritten by :func:`space_card`; the files staged."""
+    staged = []
+    for rel, src in folder.sources.items():
+        out = dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if rel == "README.md":
+            out.write_text(space_card(src.read_text(encoding="utf-8"), namespace), encoding="utf-8")
+        else:
+            shutil.copyfile(src, out)
+        staged.append((rel, out.stat().st_size))
+    return staged
+
+
+def _listed(folder: Folder, namespace: str) -> list[tuple[str, int]]:
+    """The files as uploaded: the Space's README.md has the size of its rewritten card."""
+    if folder.repo_type != "space" or "README.md" not in folder.sources:
+        return folder.files
+    card = space_card(folder.sources["README.md"].read_text(encoding="utf-8"), namespace)
+    return [(rel, len(card.encode("utf-8")) if rel == "README.md" else size) for rel, size in folder.files]
 
 
 def check_folder(folder: Folder) -> list[str]:
@@ -155,11 +239,14 @@ def dry_run(folders: list[Folder], namespace: str | None) -> int:
     problems = []
     grand = 0
     for f in folders:
-        print(f"{f.repo_type} {ns}/{f.name}  <- {f.path}  ({len(f.files)} files, {_human(f.total)})")
-        for rel, size in f.files:
+        files = _listed(f, ns)
+        total = sum(size for _, size in files)
+        source = f"{f.path} + {f.path.parent / 't2t_hf'}" if f.repo_type == "space" else f.path
+        print(f"{f.repo_type} {ns}/{f.name}  <- {source}  ({len(files)} files, {_human(total)})")
+        for rel, size in files:
             print(f"  {size:>12,d}  {rel}")
         problems.extend(check_folder(f))
-        grand += f.total
+        grand += total
     print(f"total: {sum(len(f.files) for f in folders)} files, {_human(grand)} in {len(folders)} repos (dry run: "
           "nothing uploaded)")
     for p in problems:
@@ -184,10 +271,21 @@ def push(folders: list[Folder], namespace: str | None, token: str | None, privat
         namespace = api.whoami()["name"]
     for f in folders:
         repo_id = f"{namespace}/{f.name}"
-        api.create_repo(repo_id, repo_type=f.repo_type, private=private, exist_ok=True)
-        info = api.upload_folder(folder_path=str(f.path), repo_id=repo_id, repo_type=f.repo_type,
-                                 commit_message=message, ignore_patterns=IGNORE)
-        print(f"pushed {f.repo_type} {repo_id}: {len(f.files)} files, {_human(f.total)} -> {info}")
+        if f.repo_type != "space":
+            api.create_repo(repo_id, repo_type=f.repo_type, private=private, exist_ok=True)
+            info = api.upload_folder(folder_path=str(f.path), repo_id=repo_id, repo_type=f.repo_type,
+                                     commit_message=message, ignore_patterns=IGNORE)
+            print(f"pushed {f.repo_type} {repo_id}: {len(f.files)} files, {_human(f.total)} -> {info}")
+            continue
+        api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="t2t-space-"))
+        try:
+            files = stage_space(f, namespace, staging)
+            info = api.upload_folder(folder_path=str(staging), repo_id=repo_id, repo_type="space",
+                                     commit_message=message, ignore_patterns=IGNORE)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        print(f"pushed space {repo_id}: {len(files)} files, {_human(sum(s for _, s in files))} -> {info}")
     return 0
 
 
@@ -196,14 +294,21 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dry-run", action="store_true", help="list the files and sizes that would be uploaded; no network")
     p.add_argument("--namespace", default=None, help="Hub user or organisation (default: the token's user)")
-    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="push only these folders (by name)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="push only these folders under hub/ (by name); does not affect --space")
+    p.add_argument("--space", action="store_true",
+                   help="also push the Gradio Space: space/ plus the t2t_hf/ package, its card's models: set to "
+                        f"<namespace>/{SPACE_MODEL}; independent of --only")
+    p.add_argument("--space-name", default="t2t", metavar="NAME", help="the Space's repo name (default: t2t)")
     p.add_argument("--root", default=str(HUB_DIR), help="folder holding models/ and datasets/ (default: hub/)")
     p.add_argument("--private", action="store_true", help="create the repos as private")
     p.add_argument("--token", default=None, help="Hugging Face token (default: HF_TOKEN or the saved login)")
     p.add_argument("--message", default="Upload from t2t-hf hub/push.py", help="commit message")
     args = p.parse_args(argv)
     try:
-        folders = find_folders(Path(args.root), args.only)
+        folders = find_folders(Path(args.root), args.only, allow_empty=args.space)
+        if args.space:
+            folders.append(find_space(REPO_DIR, args.space_name))
         if args.dry_run:
             return dry_run(folders, args.namespace)
         return push(folders, args.namespace, args.token or os.environ.get("HF_TOKEN"), args.private, args.message)

@@ -5,6 +5,7 @@ and the throughput with the caption segments shaded. The app is UI glue only: re
 tables and the plot come from the ``t2t_hf`` library (``t2t_hf.report``).
 
 Run locally:  python space/app.py            (model: $T2T_MODEL, else hub/models/t2t-small)
+On Spaces:    the model is $T2T_MODEL, else the first of ``models:`` in the README.md beside app.py (see space_model)
 API:          gradio_client.Client(url).predict(handle_file("x.pcap"), "auto", 10, api_name="/caption")
 """
 
@@ -23,8 +24,8 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from t2t_hf.errors import T2TInputError  # noqa: E402
-from t2t_hf.report import (TIMELINE_HEADERS, caption_report, capture_devices, check_capture_file,  # noqa: E402
-                           default_model, load_captioner, max_upload_bytes, plot_report)
+from t2t_hf.report import (DEFAULT_MODEL_DIR, TIMELINE_HEADERS, caption_report, capture_devices,  # noqa: E402
+                           check_capture_file, default_model, load_captioner, max_upload_bytes, plot_report)
 
 EXAMPLES_DIR = HERE / "examples"
 AUTO = "auto (most active device)"
@@ -44,10 +45,33 @@ def example_files() -> list[Path]:
     return sorted(EXAMPLES_DIR.glob("*.pcap")) + sorted(EXAMPLES_DIR.glob("*.pcapng"))
 
 
+def card_model(readme: Path) -> str | None:
+    """The first entry of the ``models:`` list in the YAML front matter of ``readme``; None if there is none."""
+    import yaml
+
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if not text.startswith("---\n") or "\n---" not in text[4:]:
+        return None
+    meta = yaml.safe_load(text[4:text.index("\n---", 4)])
+    models = meta.get("models") if isinstance(meta, dict) else None
+    if isinstance(models, str):
+        models = [models]
+    return str(models[0]) if models else None
+
+
+def space_model(readme: Path = HERE / "README.md") -> str:
+    """The model to load when none is given: ``$T2T_MODEL`` or the checkout's hub/models/t2t-small
+    (:func:`t2t_hf.report.default_model`) when either is there; otherwise (on Spaces, where ``t2t_hf/`` sits beside
+    app.py without hub/) the model the Space's card names, the first of ``models:`` in ``readme``."""
+    if os.environ.get("T2T_MODEL") or DEFAULT_MODEL_DIR.exists():
+        return default_model()
+    return card_model(readme) or default_model()
+
+
 def build_demo(model: str | None = None, max_bytes: int | None = None) -> gr.Blocks:
-    """The Blocks UI. ``model``: a folder or Hub id (default $T2T_MODEL, else hub/models/t2t-small), loaded on the
-    first caption request; ``max_bytes``: the upload limit (default $T2T_MAX_UPLOAD_MB or 50 MiB)."""
-    model_name = model or default_model()
+    """The Blocks UI. ``model``: a folder or Hub id (default: :func:`space_model`), loaded on the first caption
+    request; ``max_bytes``: the upload limit (default $T2T_MAX_UPLOAD_MB or 50 MiB)."""
+    model_name = model or space_model()
     limit = max_upload_bytes() if max_bytes is None else int(max_bytes)
     state: dict = {}
 

@@ -151,3 +151,107 @@ def test_push_calls_create_repo_and_upload_folder(push, hub, capsys, monkeypatch
     assert push.main(["--root", str(hub), "--token", "hf_fake", "--namespace", "me"]) == 2
     assert not [c for c in calls if c[0] == "upload_folder"]
     assert "address-like" in capsys.readouterr().err
+
+
+def test_dry_run_lists_the_space(push, hub, capsys, monkeypatch):
+    """--space adds the Gradio Space: space/ plus the t2t_hf/ package, whatever --only says."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert push.main(["--root", str(hub), "--dry-run", "--space", "--namespace", "me", "--only", "t2t-tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "model me/t2t-tiny" in out and "t2t-mini" not in out
+    space = out[out.index("space me/t2t "):out.index("total:")]
+    listed = {line.split()[-1] for line in space.splitlines()[1:]}
+    assert {"app.py", "requirements.txt", "README.md", "t2t_hf/__init__.py", "t2t_hf/report.py"} <= listed
+    assert not [rel for rel in listed if "__pycache__" in rel or rel.endswith(".pyc") or "/." in rel]
+    assert all(rel.endswith((".py", "README.md")) for rel in listed if rel.startswith("t2t_hf/"))
+    assert "total:" in out and "in 2 repos" in out
+    # the Space alone (no folders under hub/) is not an error; --space-name names it
+    empty = hub.parent / "empty"
+    empty.mkdir()
+    assert push.main(["--root", str(empty), "--dry-run", "--space", "--space-name", "demo"]) == 0
+    assert "space <namespace>/demo " in capsys.readouterr().out
+
+
+def test_space_card_models_rewritten(push):
+    card = "---\nlicense: x\nmodels:\n  - t2t-hf/t2t-small\n  - other/one\ntags:\n- a\n---\n# body\n"
+    out = push.space_card(card, "me")
+    assert out == "---\nlicense: x\nmodels:\n  - me/t2t-small\ntags:\n- a\n---\n# body\n"
+    assert push.space_card("---\nlicense: x\n---\nhi\n", "me") == "---\nlicense: x\nmodels:\n  - me/t2t-small\n---\nhi\n"
+    assert push.space_card("no front matter\n", "me") == "no front matter\n"
+
+
+def _front_matter(path: Path) -> dict:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    return yaml.safe_load(text[4:text.index("\n---", 4)])
+
+
+def test_push_space_stages_package_and_card(push, hub, capsys, monkeypatch):
+    """The real path for --space with a recording Hub client: a gradio Space repo, uploaded from a staging folder
+    holding app.py, the package and the rewritten card; the staging folder is gone afterwards."""
+    import huggingface_hub
+
+    calls, staged = [], {}
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create_repo", repo_id, kw["repo_type"], kw.get("space_sdk")))
+
+        def upload_folder(self, **kw):
+            calls.append(("upload_folder", kw["repo_id"], kw["repo_type"]))
+            if kw["repo_type"] == "space":
+                folder = Path(kw["folder_path"])
+                staged.update(folder=folder, files={p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                                                    if p.is_file()},
+                              models=_front_matter(folder / "README.md")["models"])
+            return f"https://huggingface.co/{kw['repo_id']}"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert push.main(["--root", str(hub), "--token", "hf_fake", "--namespace", "me", "--space"]) == 0
+    assert ("create_repo", "me/t2t", "space", "gradio") in calls
+    assert ("upload_folder", "me/t2t", "space") in calls
+    assert {"app.py", "requirements.txt", "README.md", "t2t_hf/__init__.py", "t2t_hf/report.py"} <= staged["files"]
+    assert not [rel for rel in staged["files"] if "__pycache__" in rel]
+    assert staged["models"] == ["me/t2t-small"]
+    assert staged["folder"] != REPO / "space" and not staged["folder"].exists()
+    assert "pushed space me/t2t" in capsys.readouterr().out
+    # the staging folder is removed when the upload fails too
+    def failing_upload(self, **kw):
+        staged["folder"] = Path(kw["folder_path"])
+        raise RuntimeError("network down")
+
+    monkeypatch.setattr(FakeApi, "upload_folder", failing_upload)
+    with pytest.raises(RuntimeError, match="network down"):
+        push.main(["--root", str(hub.parent / "nothing"), "--token", "hf_fake", "--namespace", "me", "--space"])
+    assert not staged["folder"].exists()
+
+
+@pytest.fixture(scope="module")
+def space_app():
+    """space/app.py as a module (gradio is imported; no demo is built outside Spaces)."""
+    spec = importlib.util.spec_from_file_location("t2t_space_app", REPO / "space" / "app.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_space_model_from_card(space_app, tmp_path, monkeypatch):
+    readme = tmp_path / "README.md"
+    readme.write_text("---\nlicense: apache-2.0\nmodels:\n  - me/t2t-small\n  - me/other\n---\n# Space\n")
+    monkeypatch.delenv("T2T_MODEL", raising=False)
+    monkeypatch.setattr(space_app, "DEFAULT_MODEL_DIR", tmp_path / "hub" / "models" / "t2t-small")  # as on Spaces
+    assert space_app.space_model(readme) == "me/t2t-small"
+    assert space_app.card_model(REPO / "space" / "README.md") == "t2t-hf/t2t-small"
+    # $T2T_MODEL, or the checkout's model folder, win over the card
+    monkeypatch.setenv("T2T_MODEL", "someone/else")
+    assert space_app.space_model(readme) == "someone/else"
+    monkeypatch.delenv("T2T_MODEL")
+    local = tmp_path / "hub" / "models" / "t2t-small"
+    local.mkdir(parents=True)
+    monkeypatch.setattr(space_app, "DEFAULT_MODEL_DIR", local)
+    assert space_app.space_model(readme) == space_app.default_model() != "me/t2t-small"
