@@ -86,6 +86,25 @@ def test_oracle_classifier_and_retrieval_on_separable_data():
     assert all(p in m["references"] for p, m in zip(r["predictions"], test.meta))
 
 
+def test_caption_to_label_maps_paraphrases_and_near_misses_to_classes():
+    from training.baselines.classifier_template import class_of
+    from training.baselines.random_forest import caption_to_label
+
+    train = synthetic_split(4, 0)
+    caps = ["The user is chatting on WhatsApp.",            # an exact training paraphrase
+            "someone watches a long clip in the youtube app",  # a near miss: highest CIDEr-D wins
+            "the user reads an article in chrome"]
+    assert caption_to_label(caps, train, class_of) == ["WhatsApp|chatting", "YouTube|watching_video",
+                                                       "Chrome|reading_article"]
+    # a paraphrase two classes share is decided among those two only
+    shared = synthetic_split(2, 0)
+    for m in shared.meta:
+        if m["app"] != "Chrome":
+            m["references"] = m["references"] + ["The user is using the phone in Chrome."]
+    assert caption_to_label(["The user is using the phone in Chrome."], shared, class_of)[0] in \
+        {"YouTube|watching_video", "WhatsApp|chatting"}
+
+
 def test_transformer_lstm_learns_separable_captions():
     import torch
 

@@ -48,17 +48,31 @@ def random_forest(train: SplitData, test: SplitData, seed: int = 0, n_estimators
             "app_types": [type_of[k] for k in inst_pred], "pred_actions": list(inst_pred)}
 
 
-def caption_to_action(captions: list[str], train: SplitData) -> list[str]:
-    """Map generated captions to actions: an exact paraphrase match when there is one, else the action whose
-    paraphrases give the caption the highest CIDEr-D (how a captioner's output is scored as an action)."""
-    keys = sorted({action_key(m) for m in train.meta})
-    paraphrases = {k: k.split("||") for k in keys}
-    exact = {p.lower().strip(): k for k in keys for p in paraphrases[k]}
+def caption_to_label(captions: list[str], train: SplitData, label_of, max_refs: int = 40) -> list[str]:
+    """Map generated captions to labels (``label_of(meta) -> str``, e.g. an action or an (app, activity) class):
+    the label of the exact training paraphrase when exactly one label uses it, else the label whose paraphrases
+    (its ``max_refs`` most frequent training references) give the caption the highest CIDEr-D. This is how a
+    captioner's output is scored as a label."""
+    from collections import Counter, defaultdict
+
+    counts = defaultdict(Counter)
+    for m in train.meta:
+        counts[label_of(m)].update(r.strip() for r in m["references"])
+    keys = sorted(counts)
+    paraphrases = {k: [r for r, _ in sorted(counts[k].items(), key=lambda x: (-x[1], x[0]))[:max_refs]] for k in keys}
+    owners = defaultdict(set)
+    for k in keys:
+        for p in counts[k]:
+            owners[p.lower()].add(k)
     cider = FastCider([paraphrases[k] for k in keys])
     out = []
     for c in captions:
-        hit = exact.get(c.lower().strip())
-        if hit is None:
-            hit = max(keys, key=lambda k: cider.score(c, paraphrases[k]))
-        out.append(hit)
+        hit = owners.get(c.lower().strip(), set())
+        cands = sorted(hit) if len(hit) > 1 else keys
+        out.append(next(iter(hit)) if len(hit) == 1 else max(cands, key=lambda k: cider.score(c, paraphrases[k])))
     return out
+
+
+def caption_to_action(captions: list[str], train: SplitData) -> list[str]:
+    """Map generated captions to knocking actions (see :func:`caption_to_label`)."""
+    return caption_to_label(captions, train, action_key)
