@@ -154,6 +154,8 @@ class TrafficCaptioningPipeline(Pipeline):
             chunks = (self.feature_extractor(windows[i: i + batch_size], return_tensors="pt")
                       for i in range(0, len(windows), batch_size))
         encoder = self.model.get_encoder()
+        beams = gen.get("num_beams") or getattr(self.model.generation_config, "num_beams", 1) or 1
+        single_path = int(beams) == 1
         for chunk in chunks:
             chunk = {k: (torch.as_tensor(np.asarray(v)) if not torch.is_tensor(v) else v).to(self.device)
                      for k, v in chunk.items() if k in ("input_features", "attention_mask", "time_bin_features",
@@ -163,12 +165,20 @@ class TrafficCaptioningPipeline(Pipeline):
                     chunk[k] = chunk[k].to(self.model.dtype)
             enc = encoder(**chunk)
             # reuse this encoder pass inside generate (a shallow copy: generate expands it in place for beams)
-            sequences = self.model.generate(**chunk, encoder_outputs=type(enc)(**enc), **gen)
+            logp = None
+            if single_path:  # greedy or sampling: the scores come from generate's own logits, no second pass
+                out = self.model.generate(**chunk, encoder_outputs=type(enc)(**enc), output_logits=True,
+                                          return_dict_in_generate=True, **gen)
+                sequences = out.sequences
+                logp = _mean_token_logp(sequences, out.logits, self.model.config)
+            else:
+                sequences = self.model.generate(**chunk, encoder_outputs=type(enc)(**enc), **gen)
             num_seq = sequences.shape[0] // enc.pooled_output.shape[0]
             if num_seq > 1:  # num_return_sequences > 1: repeat the encoder output to match
                 enc = type(enc)(**{k: v.repeat_interleave(num_seq, 0) if torch.is_tensor(v) else v
                                    for k, v in enc.items()})
-            logp = self.model.score_captions(sequences, enc)
+            if logp is None:  # beam search: beams are reordered, so score the final captions in one decoder pass
+                logp = self.model.score_captions(sequences, enc)
             head = getattr(self.model, "app_type_head", None)
             probs = torch.softmax(head(enc.pooled_output).float(), -1) if head is not None else None
             results.append({"sequences": sequences.cpu(), "logp": logp.cpu(),
@@ -214,5 +224,19 @@ def _is_packet_table(x) -> bool:
 def _is_batch_feature(x) -> bool:
     return hasattr(x, "keys") and hasattr(x, "__getitem__") and "input_features" in x.keys()
 
+
+
+def _mean_token_logp(sequences: torch.Tensor, logits: tuple, config) -> torch.Tensor | None:
+    """Mean log-probability per caption of ``sequences`` [B, L] (decoder start token first) from generate's raw
+    per-step ``logits`` (L - 1 tensors [B, V]), counting tokens up to and including the first ``</s>`` -> [B];
+    the same value as ``score_captions`` without a second decoder pass. None if the shapes do not line up."""
+    targets = sequences[:, 1:]
+    if not logits or len(logits) != targets.shape[1]:
+        return None
+    logp = torch.log_softmax(torch.stack(logits, 1).float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    eos = config.eos_token_id
+    after_eos = (targets == eos).long().cumsum(-1) - (targets == eos).long()
+    valid = (after_eos == 0) & (targets != config.pad_token_id)
+    return (logp * valid).sum(-1) / valid.sum(-1).clamp_min(1)
 
 __all__ = ["TrafficCaptioningPipeline"]
