@@ -298,6 +298,14 @@ def fmt(v, digits=1):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _teacher_forced_steps() -> int:
+    """Optimizer steps of stages 1 and 2 in ``training/configs/t2t-small.yaml``."""
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "training" / "configs" / "t2t-small.yaml").read_text())["stages"]
+    return sum(int((stages.get(k) or {}).get("steps", 0)) for k in ("pretrain", "caption"))
+
+
 def render_markdown(res: dict, plan, quick: bool, num_windows: int) -> str:
     """The results tables (RESULTS.md) from ``{corpus: {model: {metric: value}}}``."""
     lines = ["# T2T results" + (" (--quick: a small slice, NOT the reported numbers)" if quick else ""), "",
@@ -311,8 +319,11 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int) -> str:
              "Budgets: `t2t` on sim is the shipped t2t-small run (`training/configs/t2t-small.yaml`); the ablations "
              "and their reference `t2t-ablation-budget` use the same recipe with fewer steps (`"
              + " ".join(ABLATION_SET) + "`) so that all of them fit on the shared 2-core CPU; `t2t` on knocking "
-             "uses `training/configs/knocking.yaml`; `transformer_lstm` trains with batch 32 for the steps given "
-             "by `--lstm_steps`. Train times are wall-clock seconds of the optimisation on this machine; T2T runs "
+             "uses `training/configs/knocking.yaml`; `transformer_lstm` trains with batch 32 for "
+             + (f"{res['sim']['transformer_lstm']['steps']:.0f} steps" if "steps" in res.get("sim", {}).get(
+                 "transformer_lstm", {}) else "the steps given by `--lstm_steps`")
+             + f" (teacher forcing only; t2t-small's recipe has {_teacher_forced_steps()} teacher-forced steps "
+             "before SCST). Train times are wall-clock seconds of the optimisation on this machine; T2T runs "
              "used one torch thread each, with another job on the second core. `activity acc.`: percent of test "
              "windows whose caption names the right (app, activity) class (captions mapped to classes by "
              "`caption_to_label` in `training/baselines/random_forest.py`; the classifier baseline's own "
@@ -442,7 +453,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shipped_run", default=str(ROOT / "training" / "runs" / "t2t-small"),
                     help="run folder of the shipped t2t-small (sim:t2t reuses it when it holds a finished run)")
     ap.add_argument("--num_windows", type=int, default=3840)
-    ap.add_argument("--lstm_steps", type=int, default=700)
+    ap.add_argument("--lstm_steps", type=int, default=1650,
+                    help="Transformer-LSTM optimizer steps (default: as many as t2t-small's teacher-forced steps, "
+                         "stages 1 and 2)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--torch_threads", type=int, default=0, help="torch threads of T2T runs (0 = default)")
     ap.add_argument("--knocking_dir", default=str(SHARED_KNOCKING))
