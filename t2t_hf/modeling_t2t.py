@@ -782,15 +782,20 @@ class T2TForTrafficCaptioning(T2TPreTrainedModel, GenerationMixin):
         out = self.model(decoder_input_ids=dec_in, encoder_outputs=encoder_outputs, use_cache=False)
         logp = torch.log_softmax(self.lm_head(out.last_hidden_state).float(), dim=-1)
         tok = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        # count tokens up to and including the first </s>; padding after it is ignored
-        eos = self.config.eos_token_id
-        after_eos = (targets == eos).long().cumsum(-1) - (targets == eos).long()
-        valid = (after_eos == 0) & (targets != self.config.pad_token_id)
-        return (tok * valid).sum(-1) / valid.sum(-1).clamp_min(1)
+        return mean_caption_logp(tok, targets, self.config.eos_token_id, self.config.pad_token_id)
+
+
+def mean_caption_logp(token_logp: torch.Tensor, targets: torch.Tensor, eos_token_id: int,
+                      pad_token_id: int) -> torch.Tensor:
+    """Mean of ``token_logp`` [B, L] (log-probability of each target token) over the tokens of ``targets`` [B, L]
+    up to and including the first ``</s>``; padding after it is ignored -> [B] (natural log)."""
+    after_eos = (targets == eos_token_id).long().cumsum(-1) - (targets == eos_token_id).long()
+    valid = (after_eos == 0) & (targets != pad_token_id)
+    return (token_logp * valid).sum(-1) / valid.sum(-1).clamp_min(1)
 
 
 T2TModel.register_for_auto_class("AutoModel")
 T2TForTrafficCaptioning.register_for_auto_class("AutoModelForSeq2SeqLM")
 
 __all__ = ["T2TPreTrainedModel", "T2TModel", "T2TForTrafficCaptioning", "T2TEncoder", "T2TDecoder",
-           "T2TCaptioningOutput", "T2TEncoderOutput"]
+           "T2TCaptioningOutput", "T2TEncoderOutput", "mean_caption_logp"]

@@ -143,7 +143,8 @@ class TrafficCaptioningPipeline(Pipeline):
     # -- forward: batches of windows -> generated ids, scores, app-type probabilities -----------------------------
     def _forward(self, model_inputs, batch_size: int = 64, generate_kwargs: dict | None = None):
         gen = dict(generate_kwargs or {})
-        gen.pop("return_dict_in_generate", None)
+        for k in ("return_dict_in_generate", "output_logits", "output_scores"):  # the pipeline sets these itself
+            gen.pop(k, None)
         results = []
         if "features" in model_inputs:
             feats = model_inputs["features"]
@@ -154,7 +155,8 @@ class TrafficCaptioningPipeline(Pipeline):
             chunks = (self.feature_extractor(windows[i: i + batch_size], return_tensors="pt")
                       for i in range(0, len(windows), batch_size))
         encoder = self.model.get_encoder()
-        beams = gen.get("num_beams") or getattr(self.model.generation_config, "num_beams", 1) or 1
+        config = gen.get("generation_config") or self.model.generation_config
+        beams = gen.get("num_beams") or getattr(config, "num_beams", 1) or 1
         single_path = int(beams) == 1
         for chunk in chunks:
             chunk = {k: (torch.as_tensor(np.asarray(v)) if not torch.is_tensor(v) else v).to(self.device)
@@ -229,14 +231,15 @@ def _is_batch_feature(x) -> bool:
 def _mean_token_logp(sequences: torch.Tensor, logits: tuple, config) -> torch.Tensor | None:
     """Mean log-probability per caption of ``sequences`` [B, L] (decoder start token first) from generate's raw
     per-step ``logits`` (L - 1 tensors [B, V]), counting tokens up to and including the first ``</s>`` -> [B];
-    the same value as ``score_captions`` without a second decoder pass. None if the shapes do not line up."""
+    the same value as ``score_captions`` without a second decoder pass. None if the shapes do not line up (e.g.
+    beam search, whose logits are per beam): the caller then scores the captions in a decoder pass."""
+    from t2t_hf.modeling_t2t import mean_caption_logp
+
     targets = sequences[:, 1:]
-    if not logits or len(logits) != targets.shape[1]:
+    if not logits or len(logits) != targets.shape[1] or logits[0].shape[0] != sequences.shape[0]:
         return None
     logp = torch.log_softmax(torch.stack(logits, 1).float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    eos = config.eos_token_id
-    after_eos = (targets == eos).long().cumsum(-1) - (targets == eos).long()
-    valid = (after_eos == 0) & (targets != config.pad_token_id)
-    return (logp * valid).sum(-1) / valid.sum(-1).clamp_min(1)
+    return mean_caption_logp(logp, targets, config.eos_token_id, config.pad_token_id)
+
 
 __all__ = ["TrafficCaptioningPipeline"]

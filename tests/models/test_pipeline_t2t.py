@@ -116,3 +116,16 @@ def test_bad_inputs(captioner, tmp_path):
         captioner(random_window(np.random.default_rng(0)), batch_size=0)
     with pytest.raises(T2TInputError):
         captioner(12345)
+
+
+def test_beam_search_through_a_generation_config_scores_the_final_captions(captioner, windows):
+    """Beam search asked for with ``generation_config=`` (not ``num_beams=``) must score the returned captions, not
+    read per-beam logits as if they were per caption; user-passed output flags do not clash with the pipeline's."""
+    from transformers import GenerationConfig
+
+    gc = GenerationConfig.from_dict({**captioner.model.generation_config.to_dict(), "num_beams": 3,
+                                     "max_new_tokens": 6})
+    got = captioner(windows[:4], generation_config=gc, output_logits=True, output_scores=True)
+    ref = captioner(windows[:4], num_beams=3, max_new_tokens=6)
+    assert [g["caption"] for g in got] == [r["caption"] for r in ref]
+    assert [g["score"] for g in got] == pytest.approx([r["score"] for r in ref], rel=1e-5)
