@@ -48,3 +48,38 @@ def test_atomic_dir_swaps_whole_folders(tmp_path):
         raise RuntimeError("failed export")
     assert sorted(x.name for x in target.iterdir()) == ["weights"]
     assert sorted(x.name for x in tmp_path.iterdir()) == ["model"]  # no temporary or old folders left
+
+
+def test_new_files_and_folders_get_ordinary_permissions(tmp_path):
+    """Not tempfile's owner-only 0600/0700: what a plain open()/mkdir() gives under the current umask."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        f = atomic_write(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "model") as d:
+            (d / "config.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert f.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+
+
+def test_atomic_dir_puts_the_old_folder_back_when_the_final_rename_fails(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    real = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".tmp") and os.fspath(dst) == os.fspath(target):
+            raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="disk full"), atomic_dir(target) as d:
+        (d / "weights").write_text("new")
+    assert (target / "weights").read_text() == "old"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["model"]

@@ -29,12 +29,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import T2TInputError
+from ..fileio import atomic_dir
 from . import schema
 from .builders import DEFAULT_SIM_WINDOWS, generate_sim_cell, sim_cell_windows, split_layout
 
@@ -249,9 +249,7 @@ def export_dataset(out: str | os.PathLike = DEFAULT_OUT, *, sim_windows: int = D
         examples = (ex for u in users for e in envs
                     for ex in generate_sim_cell(u, e, counts[(u, e)], seed=seed, window=window, num_proc=num_proc))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with atomic_dir(out) as tmp:
         t0 = time.perf_counter()
         writer = ShardWriter(tmp)
         stats = CorpusStats()
@@ -286,10 +284,6 @@ def export_dataset(out: str | os.PathLike = DEFAULT_OUT, *, sim_windows: int = D
         (tmp / "README.md").write_text(card, encoding="utf-8")
         for p in [tmp, *tmp.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"rows": rows, "configs": config_rows, "bytes": total, "examples": stats.n}
 
@@ -326,24 +320,6 @@ def _write_empty_shard(path: Path) -> None:
     sch = schema.features().arrow_schema
     pq.write_table(pa.Table.from_pylist([], schema=sch), str(path), **PARQUET_OPTIONS)
 
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out``, replacing what was there."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-# -- the card ------------------------------------------------------------------
 
 def _yaml_front_matter(layout: dict, config_rows: dict) -> str:
     import yaml
@@ -638,9 +614,7 @@ def export_config(out: str | os.PathLike, config_name: str = "pcap", *, license:
         license = "gpl-3.0"
     builder = T2TCaptionsBuilder(config_name=config_name, **builder_kwargs)
     splits = [sg.name for sg in builder._split_generators(None)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    with atomic_dir(out) as tmp:
         writer = ShardWriter(tmp)
         stats = CorpusStats()
         for split in splits:
@@ -657,10 +631,6 @@ def export_config(out: str | os.PathLike, config_name: str = "pcap", *, license:
         (tmp / "README.md").write_text(card, encoding="utf-8")
         for p in [tmp, *tmp.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"splits": split_rows, "bytes": total, "examples": stats.n}
 
