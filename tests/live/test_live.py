@@ -24,6 +24,16 @@ from t2t_hf.traffic import iter_capture, iter_windows, make_windows, read_captur
 from t2t_hf.traffic.devices import direction, normalize_devices
 
 REPO = Path(__file__).resolve().parents[2]
+def _sigint_default() -> None:
+    """In the child before exec: SIGINT back to its default, as in a terminal. A test run started in the background
+    by a non-interactive shell (``pytest &``, ``nohup``) ignores SIGINT, and an ignored SIGINT is inherited, so
+    Ctrl-C would not reach ``t2t live`` at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: ``python -m t2t_hf.cli`` that also dumps every thread's stack to stderr on SIGUSR1 (for a hang's report)
+_WITH_STACK_DUMPS = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+                     "from t2t_hf.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +107,10 @@ def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model
 
     with open(err_path, "w") as err:
         live = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "t2t_hf.cli", "live", "--interface", listener,
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _WITH_STACK_DUMPS, "live", "--interface", listener,
              "--window", str(window), "--duration", "300", "--poll", "0.5", "--format", "json",
-             "--model", str(tiny_model)], stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
+             "--model", str(tiny_model)], stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO,
+            preexec_fn=_sigint_default)
         reader = threading.Thread(target=collect, args=(live.stdout,), daemon=True)
         reader.start()
         try:
@@ -121,7 +132,15 @@ def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model
         finally:
             if live.poll() is None:
                 live.send_signal(signal.SIGINT)  # Ctrl-C
-            live.wait(timeout=60)
+            try:
+                live.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # say where it hangs (every thread's stack), then end it
+                live.send_signal(signal.SIGUSR1)
+                time.sleep(3)
+                live.kill()
+                live.wait(timeout=30)
+                pytest.fail(f"t2t live did not end within 60 s of Ctrl-C ({len(segs)} windows captioned); its "
+                            f"stderr and thread stacks:\n{err_path.read_text()}")
             reader.join(timeout=10)
     stderr = err_path.read_text()
     assert live.returncode == 130 and "interrupted" in stderr, stderr
