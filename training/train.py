@@ -345,22 +345,27 @@ def main(argv=None) -> int:
     mcfg = cfg.get("model", {})
     from t2t_hf.configuration_t2t import T2T_SMALL
 
-    sizes = {k: mcfg.get(k, T2T_SMALL[k] if mcfg.get("preset", "small") == "small" else None)
-             for k in ("max_packets", "num_time_bins")}
+    init = load_init_model(mcfg["init_from"]) if mcfg.get("init_from") else None
+    if init is not None:  # fine-tuning: features sized as the saved model's feature extractor expects
+        sizes = {k: getattr(init[2], k) for k in ("max_packets", "num_time_bins", "max_flows")}
+    else:
+        sizes = {k: mcfg.get(k, T2T_SMALL[k] if mcfg.get("preset", "small") == "small" else None)
+                 for k in ("max_packets", "num_time_bins")}
+        sizes["max_flows"] = mcfg.get("max_flows", 32)
     t0 = time.time()
     with accelerator.main_process_first():  # the first process builds the feature cache, the others read it
         splits, fe = load_corpus_features(
             dcfg.get("corpus", "sim"), num_windows=int(dcfg.get("num_windows", 3840)), seed=int(dcfg.get("seed", 0)),
             data_dir=dcfg.get("data_dir"), max_packets=int(sizes["max_packets"] or 256),
-            num_time_bins=int(sizes["num_time_bins"] or 20), max_flows=int(mcfg.get("max_flows", 32)),
+            num_time_bins=int(sizes["num_time_bins"] or 20), max_flows=int(sizes["max_flows"] or 32),
             cache_dir=dcfg.get("cache_dir"),
             limits={"train": dcfg.get("max_train"), "validation": dcfg.get("max_validation")})
     train, val = splits["train"], splits["validation"]
     log(f"data: {len(train)} train / {len(val)} validation windows ({time.time() - t0:.1f} s)")
 
     torch.manual_seed(seed)
-    if mcfg.get("init_from"):  # fine-tuning: the saved model's weights, tokenizer and feature normalisation
-        model, tokenizer, fe_init = load_init_model(mcfg["init_from"])
+    if init is not None:  # fine-tuning: the saved model's weights, tokenizer and feature normalisation
+        model, tokenizer, fe_init = init
         splits = {k: v.renormalised(fe, fe_init) for k, v in splits.items()}
         train, val, fe = splits["train"], splits["validation"], fe_init
         max_len = int(model.config.max_target_positions)

@@ -125,7 +125,9 @@ def test_two_cpu_processes_over_gloo(tmp_path, env):
 def test_fine_tune_from_a_saved_model(single_run, tmp_path, env):
     """model.init_from starts from a saved model: its weights, tokenizer and feature normalisation are kept."""
     out = tmp_path / "finetune"
+    # the config's feature sizes differ from the saved model's: the saved model's win (features sized for it)
     r = launch(["--output_dir", str(out), "--set", f"model.init_from={single_run / 'model'}",
+                "--set", "model.max_packets=32", "--set", "model.num_time_bins=5",
                 "--set", "stages.pretrain.steps=0", "--set", "stages.scst.steps=0"], env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "initialised from" in r.stdout
