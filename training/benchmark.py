@@ -173,7 +173,7 @@ class Bench:
 
         torch.set_num_threads(max(1, int(self.args.threads)))
         splits, _ = self.data(corpus)
-        steps = 30 if self.quick else self.args.lstm_steps
+        steps = 30 if self.quick else (self.args.lstm_steps or _steps_before_scst())
         r = train_and_predict(splits["train"], splits["test"], self.tokenizer(corpus), steps=steps, log=log)
         return self._score(corpus, r["predictions"], None, {"train_seconds": r["train_seconds"], "steps": steps})
 
@@ -276,8 +276,8 @@ class Bench:
             results.setdefault(p.parent.name, {})[p.stem] = json.loads(p.read_text())
         return results
 
-    def write_report(self, plan):
-        results = self.collect()
+    def write_report(self, plan, results: dict | None = None):
+        results = self.collect() if results is None else results
         slim = {c: {m: {k: v for k, v in r.items() if isinstance(v, (int, float))} for m, r in ms.items()}
                 for c, ms in results.items()}
         write_json_atomic(slim, self.results_dir / "results.json")
@@ -298,12 +298,18 @@ def fmt(v, digits=1):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
-def _teacher_forced_steps() -> int:
-    """Optimizer steps of stages 1 and 2 in ``training/configs/t2t-small.yaml``."""
+def _stage_steps() -> dict[str, int]:
+    """Optimizer steps per stage (``pretrain``, ``caption``, ``scst``) in ``training/configs/t2t-small.yaml``."""
     import yaml
 
     stages = yaml.safe_load((ROOT / "training" / "configs" / "t2t-small.yaml").read_text())["stages"]
-    return sum(int((stages.get(k) or {}).get("steps", 0)) for k in ("pretrain", "caption"))
+    return {k: int((stages.get(k) or {}).get("steps", 0)) for k in ("pretrain", "caption", "scst")}
+
+
+def _steps_before_scst() -> int:
+    """Optimizer steps of t2t-small's stages 1 and 2 (everything before SCST): the Transformer-LSTM budget."""
+    steps = _stage_steps()
+    return steps["pretrain"] + steps["caption"]
 
 
 def render_markdown(res: dict, plan, quick: bool, num_windows: int) -> str:
@@ -315,15 +321,17 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int) -> str:
              "Metrics: COCO caption metrics (pycocoevalcap on PTB tokens, times 100, `t2t_hf.metrics`) of greedy "
              "captions against all references of each window; app-type accuracy in percent. "
              f"T2T-Sim: {num_windows} windows of 10 s, test users user07-user08 unseen in training "
-             "(`sim`), or train on Wi-Fi / test on cellular (`sim_cross_env`). `–` = not applicable or not run.", "",
+             "(`sim`), or train on Wi-Fi / test on cellular (`sim_cross_env`). `–` = not applicable, not run, or not "
+             "recorded by the version of the benchmark that measured that row (`activity acc.` of most ablations).", "",
              "Budgets: `t2t` on sim is the shipped t2t-small run (`training/configs/t2t-small.yaml`); the ablations "
              "and their reference `t2t-ablation-budget` use the same recipe with fewer steps (`"
              + " ".join(ABLATION_SET) + "`) so that all of them fit on the shared 2-core CPU; `t2t` on knocking "
              "uses `training/configs/knocking.yaml`; `transformer_lstm` trains with batch 32 for "
              + (f"{res['sim']['transformer_lstm']['steps']:.0f} steps" if "steps" in res.get("sim", {}).get(
                  "transformer_lstm", {}) else "the steps given by `--lstm_steps`")
-             + f" (teacher forcing only; t2t-small's recipe has {_teacher_forced_steps()} teacher-forced steps "
-             "before SCST). Train times are wall-clock seconds of the optimisation on this machine; T2T runs "
+             + f" (teacher forcing only; t2t-small's recipe has {_steps_before_scst()} optimizer steps before "
+             f"SCST: {_stage_steps()['pretrain']} of encoder pre-training and {_stage_steps()['caption']} of "
+             "teacher-forced captioning). Train times are wall-clock seconds of the optimisation on this machine; T2T runs "
              "used one torch thread each, with another job on the second core. `activity acc.`: percent of test "
              "windows whose caption names the right (app, activity) class (captions mapped to classes by "
              "`caption_to_label` in `training/baselines/random_forest.py`; the classifier baseline's own "
@@ -397,23 +405,25 @@ def targets_section(res: dict) -> list[str]:
         t, o = sim["t2t"]["CIDEr"], sim["oracle"]["CIDEr"]
         out.append(f"- T2T CIDEr ≥ 0.9 × oracle on unseen users: {t:.1f} vs 0.9 × {o:.1f} = {0.9 * o:.1f} "
                    f"({100 * t / o:.0f}% of the ceiling): {check(t >= 0.9 * o)}.")
-        acc = {m: sim[m].get("class_accuracy") for m in ("t2t", "classifier_template") if m in sim}
-        if all(v is not None for v in acc.values()) and acc:
+        a_t = sim["t2t"].get("class_accuracy")
+        a_c = sim.get("classifier_template", {}).get("class_accuracy")
+        if t < 0.9 * o and a_t is not None and a_c is not None:
             out.append("  The oracle is told each window's (app, activity) class. From traffic alone, T2T's captions "
-                       "name the right class for " + (f"{acc['t2t']:.1f}%" if "t2t" in acc else "–")
-                       + " of the test windows and the random-forest classifier of `classifier_template` for "
-                       + (f"{acc['classifier_template']:.1f}%" if "classifier_template" in acc else "–")
-                       + " (activity acc. above); a captioner that names the wrong class earns little CIDEr for "
-                       "that window, so 0.9 × oracle needs close to 90% class accuracy, which neither reaches on "
-                       "10-s windows of T2T-Sim (see the analysis in `training/README.md`).")
+                       f"name the right class for {a_t:.1f}% of the test windows and the random-forest classifier "
+                       f"of `classifier_template` predicts it for {a_c:.1f}% (activity acc. above); a captioner that "
+                       "names the wrong class earns little CIDEr for that window, so 0.9 × oracle needs close to 90% "
+                       "class accuracy"
+                       + (", which neither reaches on 10-s windows of T2T-Sim (see the analysis in "
+                          "`training/README.md`)." if max(a_t, a_c) < 90 else "."))
     if "t2t" in sim and "transformer_lstm" in sim:
         t, b = sim["t2t"]["CIDEr"], sim["transformer_lstm"]["CIDEr"]
         out.append(f"- T2T ≥ Transformer-LSTM + 10 CIDEr: {t:.1f} vs {b:.1f} ({t - b:+.1f}): {check(t - b >= 10)}.")
         if "t2t-no-stage3" in sim:
             x = sim["t2t-no-stage3"]["CIDEr"]
             out.append(f"  Trained like the baseline (teacher forcing only: T2T after stage 2, `t2t-no-stage3`), T2T "
-                       f"scores {x:.1f} ({x - b:+.1f} against Transformer-LSTM): the margin comes from the "
-                       "sentence-level stage (SCST), which the baseline does not have.")
+                       f"scores {x:.1f} ({x - b:+.1f} against Transformer-LSTM)"
+                       + (": the margin comes from the sentence-level stage (SCST), which the baseline does not "
+                          "have." if x - b < 10 <= t - b else "."))
     abl = {m: r for m, r in sim.items() if m.startswith("t2t-no-")}
     ref = "t2t-ablation-budget" if "t2t-ablation-budget" in sim else "t2t"
     if abl and ref in sim:
@@ -423,8 +433,10 @@ def targets_section(res: dict) -> list[str]:
                    f"≥ 2 CIDEr: {', '.join(sorted(weak)) if weak else 'none'}.")
     if "t2t" in sim and "CIDEr/messaging" in sim["t2t"]:
         t, m = sim["t2t"]["CIDEr"], sim["t2t"]["CIDEr/messaging"]
-        out.append(f"- Messaging within 10 CIDEr of all apps: messaging {m:.1f} vs all {t:.1f} ({m - t:+.1f}): "
-                   f"{check(m >= t - 10)}.")
+        out.append(f"- Messaging (the paper's weak spot) no more than 10 CIDEr below all apps: messaging {m:.1f} vs "
+                   f"all {t:.1f} ({m - t:+.1f}): {check(m >= t - 10)}"
+                   + (" (messaging is above the all-apps score, not within 10 of it either way)." if m > t + 10
+                      else "."))
     kn = res.get("knocking", {})
     if "t2t" in kn and "random_forest" in kn:
         a, b = kn["t2t"].get("instance_accuracy"), kn["random_forest"].get("instance_accuracy")
@@ -453,9 +465,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shipped_run", default=str(ROOT / "training" / "runs" / "t2t-small"),
                     help="run folder of the shipped t2t-small (sim:t2t reuses it when it holds a finished run)")
     ap.add_argument("--num_windows", type=int, default=3840)
-    ap.add_argument("--lstm_steps", type=int, default=1650,
-                    help="Transformer-LSTM optimizer steps (default: as many as t2t-small's teacher-forced steps, "
-                         "stages 1 and 2)")
+    ap.add_argument("--lstm_steps", type=int, default=None,
+                    help="Transformer-LSTM optimizer steps (default: as many as t2t-small's steps before SCST, "
+                         "stages 1 and 2 of training/configs/t2t-small.yaml)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--torch_threads", type=int, default=0, help="torch threads of T2T runs (0 = default)")
     ap.add_argument("--knocking_dir", default=str(SHARED_KNOCKING))
@@ -475,7 +487,12 @@ def main(argv=None) -> int:
         plan = [p for p in plan if p not in drop]
     bench = Bench(args)
     if args.report_only:
-        bench.write_report(plan)
+        results = bench.collect()
+        stored = bench.results_dir / "results.json"
+        if not results and stored.exists():  # e.g. a fresh clone: no item results, the committed numbers
+            log(f"no item results in {bench.runs}: rendering the tables from {stored}")
+            results = json.loads(stored.read_text())
+        bench.write_report(plan, results)
         log(f"tables rewritten in {bench.results_dir / 'RESULTS.md'}")
         return 0
     t0 = time.time()

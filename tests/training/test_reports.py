@@ -34,6 +34,13 @@ def test_results_markdown_checks_targets_from_numbers():
     assert "120.0 vs 0.9 × 150.0 = 135.0 (80% of the ceiling): **missed**" in md
     assert "120.0 vs 100.0 (+20.0): **met**" in md
     assert "messaging 105.0 vs all 120.0 (-15.0): **missed**" in md
+    above = {**RESULTS, "sim": {**RESULTS["sim"], "t2t": {**RESULTS["sim"]["t2t"], "CIDEr/messaging": 131.5}}}
+    assert "no more than 10 CIDEr below all apps: messaging 131.5 vs all 120.0 (+11.5): **met** (messaging is " \
+        "above" in render_markdown(above, [], quick=False, num_windows=3840)
+    # the explanation of the margin follows the numbers: SCST is named only when T2T without it falls short
+    assert "T2T scores 89.5 (-10.5 against Transformer-LSTM): the margin comes from the sentence-level stage" in md
+    beats = {**RESULTS, "sim": {**RESULTS["sim"], "t2t-no-stage3": {"CIDEr": 115.0}}}
+    assert "the margin comes from" not in render_markdown(beats, [], quick=False, num_windows=3840)
     assert "T2T 70.0% vs RF peer 60.0%" in md and "(RF per flow 47.0%): **met**" in md
     # ablations are compared with the reference trained on the same budget
     assert "| t2t-no-modulation | dynamic feature modulation (FiLM) | 87.0 | +3.0 | yes |" in md
