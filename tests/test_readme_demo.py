@@ -22,3 +22,8 @@ def test_readme_example_matches_the_cli_output(capsys):
     printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     shown = readme_demo_lines()
     assert shown and printed[:len(shown)] == shown
+    # and the README's sentence about the rest of the output: YouTube in five of the six windows, Facebook last
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "names it in five of\nthe six windows and calls the last one Facebook" in text
+    assert len(printed) == 6 and sum("youtube app" in line for line in printed) == 5
+    assert "facebook app" in printed[-1]

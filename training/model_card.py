@@ -86,6 +86,8 @@ def render_card(results: dict, summary: dict, config: dict) -> str:
     secs = summary.get("train_seconds")
     n_threads = (config.get("training") or {}).get("torch_threads")
     threads = f", with {n_threads} torch thread{'s' if int(n_threads) > 1 else ''}" if n_threads else ""
+    whole = (f" The whole command, corpus generation ({summary['data_seconds']:.0f} s) and validation included, "
+             f"took {summary['wall_seconds'] / 60:.1f} minutes.") if summary.get("wall_seconds") else ""
     stages = config.get("stages", {})
     steps = ", ".join(f"{k} {v.get('steps')}" for k, v in stages.items() if v and v.get("enabled", True))
     knock = ""
@@ -135,7 +137,7 @@ corpus: expect lower quality on real captures.
 (1) encoder pre-training with app-type, traffic-text contrastive and prototype losses; (2) caption training
 with teacher forcing; (3) self-critical sequence training with a CIDEr-D reward. Steps: {steps}; batch 32;
 AdamW. Training took {secs / 60 if secs else float('nan'):.1f} minutes on a 2-core CPU without a GPU{threads}
-({summary.get('global_step', '?')} optimizer steps).
+({summary.get('global_step', '?')} optimizer steps).{whole}
 
 ## Evaluation (measured; `training/benchmark.py`, numbers from `training/results.json`)
 

@@ -318,6 +318,7 @@ def main(argv=None) -> int:
                     help="testing aid: hard-exit (os._exit(137), no cleanup) right after the checkpoint of this "
                          "global step, as a kill would")
     args = ap.parse_args(argv)
+    t_start = time.time()
 
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, set_seed
@@ -361,7 +362,8 @@ def main(argv=None) -> int:
             cache_dir=dcfg.get("cache_dir"),
             limits={"train": dcfg.get("max_train"), "validation": dcfg.get("max_validation")})
     train, val = splits["train"], splits["validation"]
-    log(f"data: {len(train)} train / {len(val)} validation windows ({time.time() - t0:.1f} s)")
+    data_seconds = time.time() - t0
+    log(f"data: {len(train)} train / {len(val)} validation windows ({data_seconds:.1f} s)")
 
     torch.manual_seed(seed)
     if init is not None:  # fine-tuning: the saved model's weights, tokenizer and feature normalisation
@@ -530,7 +532,9 @@ def main(argv=None) -> int:
     summary = {"global_step": state["global_step"], "best_validation_cider": state["best_cider"],
                "stage_seconds": state["stage_seconds"], "train_seconds": sum(state["stage_seconds"].values()),
                "processes": world, "device": str(accelerator.device), "mixed_precision": mp,
-               "parameters": n_params, "train_windows": len(train), "history": state["history"]}
+               "parameters": n_params, "train_windows": len(train), "history": state["history"],
+               # this invocation: corpus features (generated, or read from the cache) and the whole command
+               "data_seconds": data_seconds, "wall_seconds": time.time() - t_start}
     if main_proc:
         final = copy.deepcopy(accelerator.unwrap_model(model)).cpu().eval()
         for k, v in base_weights.items():

@@ -48,6 +48,13 @@ def test_results_markdown_checks_targets_from_numbers():
     assert "| t2t-no-stage3 | stage 3 (SCST, CIDEr reward) | 89.5 | +30.5 | yes |" in md
     assert "| t2t-no-prototypes | flow-pattern prototypes | 89.0 | +1.0 | **no** |" in md
     assert "do NOT gain ≥ 2 CIDEr: t2t-no-prototypes" in md
+    assert "20.0 min of training (data generation and evaluation not included)" in md
+    # a run that recorded its whole command is judged on that, corpus generation included
+    whole = {**RESULTS, "sim": {**RESULTS["sim"], "t2t": {**RESULTS["sim"]["t2t"], "wall_seconds": 3660.0,
+                                                          "data_seconds": 30.0}}}
+    assert "61.0 min for the whole training command (corpus generation 30 s, optimisation 20.0 min" in \
+        render_markdown(whole, [], quick=False, num_windows=3840)
+    assert "**missed**" in render_markdown(whole, [], quick=False, num_windows=3840).split("≤ 60 min")[1]
 
 
 def test_model_card_metadata_carries_the_measured_numbers():
@@ -61,4 +68,7 @@ def test_model_card_metadata_carries_the_measured_numbers():
     metrics = {m["name"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
     assert metrics == {"BLEU-4": 40.0, "METEOR": 30.0, "ROUGE-L": 60.0, "CIDEr": 120.0, "app_type_accuracy": 90.0}
     assert "simulated" in card and "surveillance unless they consent" in card
-    assert "20.0 minutes" in card
+    assert "20.0 minutes" in card and "The whole command" not in card
+    card = render_card(RESULTS, {"train_seconds": 1200.0, "wall_seconds": 1290.0, "data_seconds": 20.0,
+                                 "global_step": 950}, {"stages": {}})
+    assert "corpus generation (20 s) and validation included, took 21.5 minutes" in card
