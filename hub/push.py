@@ -137,10 +137,24 @@ def space_card(text: str, namespace: str) -> str:
     start = next((i for i, line in enumerate(lines) if re.match(r"models\s*:", line)), None)
     if start is None:
         return "---\n" + "".join(lines + models) + rest
-    stop = start + 1  # the value: the rest of the key's line, then its indented or "- " item lines
-    while stop < len(lines) and (lines[stop][:1] in (" ", "\t", "-") or not lines[stop].strip()):
+    stop = start + 1  # the value: the rest of the key's line, then its indented, "- " item or comment lines
+    while stop < len(lines) and (lines[stop][:1] in (" ", "\t", "-", "#") or not lines[stop].strip()):
         stop += 1
-    return "---\n" + "".join(lines[:start] + models + lines[stop:]) + rest
+    front = "".join(lines[:start] + models + lines[stop:])
+    import yaml
+
+    want = [f"{namespace}/{SPACE_MODEL}"]
+    try:
+        ok = (yaml.safe_load(front) or {}).get("models") == want
+    except yaml.YAMLError:
+        ok = False
+    if not ok:  # an unusual layout the line edit got wrong: rewrite the whole front matter (comments are lost)
+        meta = yaml.safe_load(text[4:end])
+        if not isinstance(meta, dict):
+            return text
+        meta["models"] = want
+        front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    return "---\n" + front + rest
 
 
 def stage_space(folder: Folder, namespace: str, dest: Path) -> list[tuple[str, int]]:

@@ -178,6 +178,14 @@ def test_space_card_models_rewritten(push):
     assert out == "---\nlicense: x\nmodels:\n  - me/t2t-small\ntags:\n- a\n---\n# body\n"
     assert push.space_card("---\nlicense: x\n---\nhi\n", "me") == "---\nlicense: x\nmodels:\n  - me/t2t-small\n---\nhi\n"
     assert push.space_card("no front matter\n", "me") == "no front matter\n"
+    # a comment inside the list, and a flow-style list: still one valid front matter naming only our model
+    import yaml
+
+    for odd in ("---\nmodels:\n  - a/x\n# a comment\n  - b/y\nlicense: x\n---\nbody\n",
+                "---\nmodels: [a/x,\n  b/y]\nlicense: x\n---\nbody\n"):
+        out = push.space_card(odd, "me")
+        meta = yaml.safe_load(out[4:out.index("\n---", 4)])
+        assert meta == {"models": ["me/t2t-small"], "license": "x"} and out.endswith("\n---\nbody\n")
 
 
 def _front_matter(path: Path) -> dict:
