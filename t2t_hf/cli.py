@@ -8,18 +8,22 @@
     t2t dataset from-captures CAPTURE... --out FILE          (your captures + caption files -> parquet/JSONL)
     t2t annotate --video REC.mp4 --pcap CAP.pcap ...         (captions from a screen recording, for the corpus)
 
-Exit codes: 0 success, 1 bad input (a clear one-line message on stderr), 2 usage error, 130 interrupted.
+Exit codes: 0 success, 1 bad input (a clear one-line message on stderr), 2 usage error, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM: ``t2t live`` stops cleanly, its capture program with it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import T2TInputError
@@ -194,7 +198,27 @@ def _load(model):
     return load_captioner(model)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the capture program is stopped on the way out."""
+
+    exit_code = 143
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
+    if threading.current_thread() is threading.main_thread():  # `kill`, systemd, `timeout`: stop as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        try:
+            return _live(args)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return _live(args)
+
+
+def _live(args: argparse.Namespace) -> int:
     from .live_captioning import live_captions
 
     captioner = _load(args.model)
@@ -205,19 +229,21 @@ def _cmd_live(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     print(f"t2t live: capturing on {args.interface}"
           f"{' (' + args.bpf + ')' if args.bpf else ''}, {args.window:g} s windows; Ctrl-C stops", file=sys.stderr)
-    for seg in live_captions(captioner, args.interface, args.bpf, window=args.window, device=args.device,
+    segments = live_captions(captioner, args.interface, args.bpf, window=args.window, device=args.device,
                              duration=args.duration, poll=args.poll, skip_idle=args.skip_idle,
-                             **_generate_kwargs(args)):
-        if fmt == "json":
-            line = json.dumps(_jsonable(seg))
-        elif fmt == "csv":
-            b = io.StringIO()
-            csv.writer(b, lineterminator="").writerow(_csv_row(seg))
-            line = b.getvalue()
-        else:
-            line = _text_line(seg)
-        print(line, flush=True)
-        n += 1
+                             **_generate_kwargs(args))
+    with contextlib.closing(segments):  # on Ctrl-C/SIGTERM the capture program is stopped here, not at exit
+        for seg in segments:
+            if fmt == "json":
+                line = json.dumps(_jsonable(seg))
+            elif fmt == "csv":
+                b = io.StringIO()
+                csv.writer(b, lineterminator="").writerow(_csv_row(seg))
+                line = b.getvalue()
+            else:
+                line = _text_line(seg)
+            print(line, flush=True)
+            n += 1
     print(f"t2t live: {n} windows captioned", file=sys.stderr)
     return 0
 
@@ -407,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``t2t`` command; returns the exit status (0 ok, 1 bad input, 2 usage error, 130 interrupted)."""
+    """Run the ``t2t`` command; returns the exit status (0 ok, 1 bad input, 2 usage error, 130 interrupted,
+    143 terminated)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -427,9 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 0
-    except KeyboardInterrupt:
-        print("t2t: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print("t2t: terminated" if isinstance(e, _Terminated) else "t2t: interrupted", file=sys.stderr)
+        return getattr(e, "exit_code", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -158,3 +158,34 @@ def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model
     starts = [s["start"] for s in phone]
     assert all(b - a == pytest.approx(window, abs=1e-6) for a, b in zip(starts, starts[1:]))  # contiguous grid
     assert abs(busy[0]["start"] - time.time()) < 600  # the wall clock of the replay: a live capture's clock
+
+
+def test_t2t_live_stops_cleanly_on_sigterm(veth_namespace, tiny_model, tmp_path):
+    """`kill`, systemd and `timeout` send SIGTERM: `t2t live` exits 143 with one line, and its capture program
+    (tcpdump) goes with it; none is left running in the namespace, even on a quiet interface."""
+    ns, _, listener = veth_namespace
+    err_path = tmp_path / "live.stderr"
+    with open(err_path, "w") as err:
+        live = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", _WITH_STACK_DUMPS, "live", "--interface", listener,
+             "--window", "1", "--duration", "300", "--poll", "0.5", "--format", "json", "--model", str(tiny_model)],
+            stdout=subprocess.DEVNULL, stderr=err, text=True, cwd=REPO, preexec_fn=_sigint_default)
+        try:
+            t0 = time.monotonic()
+            while "capturing on" not in err_path.read_text():
+                assert live.poll() is None, f"t2t live exited early: {err_path.read_text()}"
+                assert time.monotonic() - t0 < 180, "t2t live did not start in 180 s"
+                time.sleep(0.2)
+            time.sleep(2.0)  # tcpdump is running
+            assert len(_sh("ip", "netns", "pids", ns).stdout.split()) >= 2  # t2t and its tcpdump
+            live.terminate()
+            live.wait(timeout=60)
+        finally:
+            if live.poll() is None:
+                live.kill()
+                live.wait(timeout=30)
+    stderr = err_path.read_text()
+    assert live.returncode == 143 and "t2t: terminated" in stderr, stderr
+    assert "Traceback" not in stderr
+    time.sleep(0.5)
+    assert _sh("ip", "netns", "pids", ns).stdout.split() == []  # no tcpdump left behind
