@@ -10,7 +10,8 @@ Every item's result is stored in ``<runs_dir>/<corpus>/<model>.json`` as soon as
 rewritten after each item, so an interrupted benchmark resumes where it stopped (T2T runs also resume from
 their checkpoints). ``results.json`` is ``{corpus: {model: {metric: value}}}`` with metrics ``BLEU-4``,
 ``METEOR``, ``ROUGE-L``, ``CIDEr`` (COCO caption metrics, times 100), ``app_type_accuracy`` (percent) and extras
-(``CIDEr/<app type>``, ``train_seconds``, knocking's ``flow_accuracy``/``instance_accuracy``).
+(``CIDEr/<app type>``, ``train_seconds``, ``wall_seconds`` (the item's own time), T2T's ``command_seconds``
+(the whole training command) and ``data_seconds``, knocking's ``flow_accuracy``/``instance_accuracy``).
 
 Models: ``t2t`` (the t2t-small recipe, training/configs/t2t-small.yaml; on sim it is the shipped model's run),
 ``t2t-no-<component>`` (ablations, same recipe with one part off), ``transformer_lstm``, ``retrieval``,
@@ -246,7 +247,8 @@ class Bench:
         out = self.train(corpus, "t2t")
         s = json.loads((out / "train_summary.json").read_text())
         extra = {"train_seconds": s["train_seconds"], "optimizer_steps": s["global_step"]}
-        extra.update({k: s[k] for k in ("data_seconds", "wall_seconds") if k in s})  # the whole train.py command
+        if "wall_seconds" in s:  # the whole train.py command (run_item's wall_seconds is this item's own time)
+            extra.update(command_seconds=s["wall_seconds"], data_seconds=s.get("data_seconds"))
         return self.eval_model(corpus, out / "model", extra)
 
     def do_t2t_ablation_budget(self, corpus):
@@ -337,7 +339,8 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int) -> str:
              + f" (teacher forcing only; t2t-small's recipe has {_steps_before_scst()} optimizer steps before "
              f"SCST: {_stage_steps()['pretrain']} of encoder pre-training and {_stage_steps()['caption']} of "
              "teacher-forced captioning). Train times are wall-clock seconds of the optimisation on this machine; T2T runs "
-             "used one torch thread each, with another job on the second core. `activity acc.`: percent of test "
+             "used one torch thread each; other jobs sometimes ran on the second core, so train times of different "
+             "rows are only roughly comparable. `activity acc.`: percent of test "
              "windows whose caption names the right (app, activity) class (captions mapped to classes by "
              "`caption_to_label` in `training/baselines/random_forest.py`; the classifier baseline's own "
              "predictions).", ""]
@@ -449,7 +452,7 @@ def targets_section(res: dict) -> list[str]:
             out.append(f"- Knocking action accuracy, instance level: T2T {a:.1f}% vs RF peer {b:.1f}% "
                        f"(RF per flow {kn['random_forest'].get('flow_accuracy', float('nan')):.1f}%): {check(a > b)}.")
     if "t2t" in sim and "train_seconds" in sim["t2t"]:
-        s, w = sim["t2t"]["train_seconds"], sim["t2t"].get("wall_seconds")
+        s, w = sim["t2t"]["train_seconds"], sim["t2t"].get("command_seconds")
         if w is not None:  # the whole `train.py` command: corpus generation, training, validation, export
             out.append(f"- Full t2t-small recipe on a 2-core CPU in ≤ 60 min: {w / 60:.1f} min for the whole "
                        f"training command (corpus generation {sim['t2t'].get('data_seconds', float('nan')):.0f} s, "
