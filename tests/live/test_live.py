@@ -90,6 +90,22 @@ def veth_namespace():
         _sh("ip", "netns", "del", ns, check=False)
 
 
+def _start_live(ns, listener, window, model, stdout, err, err_path):
+    """`t2t live` in the namespace, JSON lines on ``stdout``; returns once it says it is capturing."""
+    live = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", _WITH_STACK_DUMPS, "live", "--interface", listener,
+         "--window", str(window), "--duration", "300", "--poll", "0.5", "--format", "json", "--model", str(model)],
+        stdout=stdout, stderr=err, text=True, cwd=REPO, preexec_fn=_sigint_default)
+    t0 = time.monotonic()
+    while "capturing on" not in err_path.read_text():
+        if live.poll() is not None or time.monotonic() - t0 > 180:
+            live.kill()
+            live.wait(timeout=30)
+            pytest.fail(f"t2t live did not start (exit {live.returncode}): {err_path.read_text()}")
+        time.sleep(0.2)
+    return live
+
+
 def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model, tmp_path):
     """Replay a 30 s T2T-Sim session at 6x on one end while `t2t live` listens on the other; every packet of the
     phone must come out in its 1 s windows, captioned, and Ctrl-C must end the command cleanly."""
@@ -106,19 +122,10 @@ def test_t2t_live_on_veth_with_tcpreplay(veth_namespace, sim_capture, tiny_model
             segs.append(json.loads(line))
 
     with open(err_path, "w") as err:
-        live = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", _WITH_STACK_DUMPS, "live", "--interface", listener,
-             "--window", str(window), "--duration", "300", "--poll", "0.5", "--format", "json",
-             "--model", str(tiny_model)], stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO,
-            preexec_fn=_sigint_default)
+        live = _start_live(ns, listener, window, tiny_model, subprocess.PIPE, err, err_path)
         reader = threading.Thread(target=collect, args=(live.stdout,), daemon=True)
         reader.start()
         try:
-            t0 = time.monotonic()
-            while "capturing on" not in err_path.read_text():
-                assert live.poll() is None, f"t2t live exited early: {err_path.read_text()}"
-                assert time.monotonic() - t0 < 180, "t2t live did not start in 180 s"
-                time.sleep(0.2)
             time.sleep(2.5)  # tcpdump opens the interface
             replay = _sh("ip", "netns", "exec", ns, "tcpreplay", "-q", "-i", sender, "--multiplier=6", str(path),
                          timeout=180)
@@ -166,16 +173,8 @@ def test_t2t_live_stops_cleanly_on_sigterm(veth_namespace, tiny_model, tmp_path)
     ns, _, listener = veth_namespace
     err_path = tmp_path / "live.stderr"
     with open(err_path, "w") as err:
-        live = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-c", _WITH_STACK_DUMPS, "live", "--interface", listener,
-             "--window", "1", "--duration", "300", "--poll", "0.5", "--format", "json", "--model", str(tiny_model)],
-            stdout=subprocess.DEVNULL, stderr=err, text=True, cwd=REPO, preexec_fn=_sigint_default)
+        live = _start_live(ns, listener, 1, tiny_model, subprocess.DEVNULL, err, err_path)
         try:
-            t0 = time.monotonic()
-            while "capturing on" not in err_path.read_text():
-                assert live.poll() is None, f"t2t live exited early: {err_path.read_text()}"
-                assert time.monotonic() - t0 < 180, "t2t live did not start in 180 s"
-                time.sleep(0.2)
             time.sleep(2.0)  # tcpdump is running
             assert len(_sh("ip", "netns", "pids", ns).stdout.split()) >= 2  # t2t and its tcpdump
             live.terminate()
