@@ -3,7 +3,7 @@
 numbers in ``training/results.json`` and the run's ``train_summary.json``.
 
     python training/model_card.py                       # after training/benchmark.py
-    python training/model_card.py --run training/runs/t2t-small --no-copy   # cards only
+    python training/model_card.py --no-copy   # cards only (from the run, else the summary shipped with the model)
 """
 
 from __future__ import annotations
@@ -36,16 +36,13 @@ def render_card(results: dict, summary: dict, config: dict) -> str:
     sim = results.get("sim", {})
     t2t = sim.get("t2t", {})
     kn = results.get("knocking", {})
-    cross = results.get("sim_cross_env", {})
+    # model-index carries the shipped weights' own scores only: the sim_cross_env and knocking rows of
+    # results.json are of other models (trained on Wi-Fi only, and on knocking)
     index = []
-    for corpus, name, r in (("sim", "T2T-Sim, test users unseen in training", t2t),
-                            ("sim_cross_env", "T2T-Sim, train Wi-Fi / test cellular", cross.get("t2t", {})),
-                            ("knocking", "knocking (real Facebook actions, Conti et al. 2016)", kn.get("t2t", {}))):
-        if corpus == "knocking" or not r:
-            continue  # the shipped weights are the sim model; knocking numbers are of a model trained on knocking
-        index.append(f"  - task:\n      type: traffic-captioning\n      name: Traffic captioning\n"
-                     f"    dataset:\n      type: t2t-traffic-captions\n      name: {name}\n      config: {corpus}\n"
-                     f"      split: test\n    metrics:\n" + "\n".join(_metric_rows(r)))
+    if t2t:
+        index.append("  - task:\n      type: traffic-captioning\n      name: Traffic captioning\n"
+                     "    dataset:\n      type: t2t-traffic-captions\n      name: T2T-Sim, test users unseen in "
+                     "training\n      config: sim\n      split: test\n    metrics:\n" + "\n".join(_metric_rows(t2t)))
     front = ["---", "language: en", "license: apache-2.0", "library_name: transformers",
              "tags:", "  - traffic-captioning", "  - encrypted-traffic", "  - network-traffic", "  - t2t",
              "  - custom_code", "datasets:", "  - t2t-traffic-captions", "metrics:", "  - bleu", "  - meteor",
@@ -88,6 +85,11 @@ def render_card(results: dict, summary: dict, config: dict) -> str:
     threads = f", with {n_threads} torch thread{'s' if int(n_threads) > 1 else ''}" if n_threads else ""
     whole = (f" The whole command, corpus generation ({summary['data_seconds']:.0f} s) and validation included, "
              f"took {summary['wall_seconds'] / 60:.1f} minutes.") if summary.get("wall_seconds") else ""
+    batch = (config.get("training") or {}).get("batch_size", "?")
+    device = str(summary.get("device", "cpu"))
+    cores = summary.get("cpu_cores")
+    hardware = (f"a {cores}-core CPU without a GPU" if cores else "a CPU without a GPU") if device == "cpu" \
+        else f"`{device}`"
     stages = config.get("stages", {})
     steps = ", ".join(f"{k} {v.get('steps')}" for k, v in stages.items() if v and v.get("enabled", True))
     knock = ""
@@ -108,8 +110,8 @@ decoder ({summary.get('parameters', 0) / 1e6:.2f} M parameters).
 ```python
 import t2t_hf                      # registers the task and the classes
 from transformers import pipeline
-captioner = pipeline("traffic-captioning", model="hub/models/t2t-small", trust_remote_code=True)
-captioner("capture.pcap")          # [{{"start", "end", "device", "caption", "app_type", "score", ...}}, ...]
+captioner = pipeline("traffic-captioning", model="t2t-hf/t2t-small", trust_remote_code=True)  # or this folder
+captioner("capture.pcap")          # your capture: [{{"start", "end", "device", "caption", "app_type", "score", ...}}, ...]
 ```
 
 or `t2t caption capture.pcap`. Without the `t2t_hf` package, `trust_remote_code=True` loads the model from the
@@ -135,8 +137,8 @@ corpus: expect lower quality on real captures.
 
 `accelerate launch training/train.py --config training/configs/t2t-small.yaml` (see `training/README.md`):
 (1) encoder pre-training with app-type, traffic-text contrastive and prototype losses; (2) caption training
-with teacher forcing; (3) self-critical sequence training with a CIDEr-D reward. Steps: {steps}; batch 32;
-AdamW. Training took {secs / 60 if secs else float('nan'):.1f} minutes on a 2-core CPU without a GPU{threads}
+with teacher forcing; (3) self-critical sequence training with a CIDEr-D reward. Steps: {steps}; batch {batch};
+AdamW. Training took {secs / 60 if secs else float('nan'):.1f} minutes on {hardware}{threads}
 ({summary.get('global_step', '?')} optimizer steps).{whole}
 
 ## Evaluation (measured; `training/benchmark.py`, numbers from `training/results.json`)
@@ -192,19 +194,25 @@ def main(argv=None) -> int:
     ap.add_argument("--target", default=str(ROOT / "hub" / "models" / "t2t-small"))
     ap.add_argument("--no-copy", action="store_true", help="write the cards only")
     args = ap.parse_args(argv)
-    run = Path(args.run)
-    summary = json.loads((run / "train_summary.json").read_text())
+    run, target = Path(args.run), Path(args.target)
+    # the run's summary; with --no-copy and no run folder (a fresh clone), the copy shipped with the model
+    found = [p for p in (run / "train_summary.json", target / "train_summary.json") if p.exists()]
+    if not found or (not args.no_copy and found[0].parent != run):
+        raise SystemExit(f"model_card.py: no train_summary.json in {run}" + ("" if args.no_copy else
+                         " (train it first, or pass --no-copy to rewrite the cards from the shipped model's copy)"))
+    summary = json.loads(found[0].read_text())
     import yaml
 
     config = yaml.safe_load((ROOT / "training" / "configs" / "t2t-small.yaml").read_text())
     latest = run / "checkpoints" / "latest"
-    if latest.exists():  # the config the run really used (with its --set overrides), kept in its checkpoints
+    if "config" in summary:  # the config the run really used (train.py records it)
+        config = summary["config"]
+    elif latest.exists():  # the config the run really used (with its --set overrides), kept in its checkpoints
         state = run / "checkpoints" / latest.read_text().strip() / "trainer_state.json"
         if state.exists():
             config = json.loads(state.read_text()).get("config", config)
     results = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
     card = render_card(results, summary, config)
-    target = Path(args.target)
     if not args.no_copy:
         src = run / "model"
         size = (src / "model.safetensors").stat().st_size
@@ -212,6 +220,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"model.safetensors is {size / 1e6:.1f} MB, over the 50 MB limit")
         with atomic_dir(target) as tmp:
             shutil.copytree(src, tmp, dirs_exist_ok=True)
+            shutil.copy2(run / "train_summary.json", tmp / "train_summary.json")  # --no-copy reads it later
             for f in tmp.iterdir():  # readable by everyone (save_pretrained may leave owner-only modes)
                 f.chmod(0o644)
             tmp.chmod(0o755)
