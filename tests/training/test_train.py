@@ -108,6 +108,11 @@ def test_resume_after_kill_matches_uninterrupted_run(single_run, tmp_path, env):
     ha = json.loads((single_run / "train_summary.json").read_text())["history"]
     hb = json.loads((out / "train_summary.json").read_text())["history"]
     assert [h["CIDEr"] for h in ha] == [h["CIDEr"] for h in hb]
+    # the whole-command time adds the killed invocation's (up to its last checkpoint) to the resumed one's
+    sb = json.loads((out / "train_summary.json").read_text())
+    assert sb["invocations"] == 2 and state["invocations"] == 1
+    assert sb["wall_seconds"] > state["wall_seconds"] and sb["wall_seconds"] >= sb["train_seconds"]
+    assert sb["data_seconds"] > state["data_seconds"] > 0
 
 
 def test_two_cpu_processes_over_gloo(tmp_path, env):
