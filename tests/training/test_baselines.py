@@ -86,6 +86,19 @@ def test_oracle_classifier_and_retrieval_on_separable_data():
     assert all(p in m["references"] for p, m in zip(r["predictions"], test.meta))
 
 
+def test_retrieval_breaks_distance_ties_by_training_index():
+    """Identical training windows (e.g. idle ones) are equally near; the neighbours must not depend on the sort
+    algorithm or on BLAS rounding, so ties go to the lower training index."""
+    from training.baselines.retrieval import retrieve
+
+    train, test = synthetic_split(100, 0), synthetic_split(2, 1)  # hundreds of windows: quicksort reorders ties
+    levels = np.random.default_rng(0).integers(0, 3, len(train)).astype(float)  # three groups of identical windows
+    feats = np.repeat(levels[:, None], 3, axis=1)
+    out = retrieve(train, test, k=1, train_features=feats, test_features=np.full((len(test), 3), feats.min()))
+    first = int(np.flatnonzero(levels == 0)[0])
+    assert out["predictions"] == [train.column("caption")[first]] * len(test)
+
+
 def test_caption_to_label_maps_paraphrases_and_near_misses_to_classes():
     from training.baselines.classifier_template import class_of
     from training.baselines.random_forest import caption_to_label

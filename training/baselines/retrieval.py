@@ -29,8 +29,10 @@ def retrieve(train: SplitData, test: SplitData, k: int = 10, train_features=None
     preds, app_types = [], []
     sq_a = (xa ** 2).sum(1)
     for i in range(0, len(xb), batch):
-        d = sq_a[None, :] - 2 * xb[i:i + batch] @ xa.T
-        nn_idx = np.argsort(d, axis=1)[:, :k]
+        # rounded, then a stable sort: identical training windows tie exactly (BLAS rounding differs between
+        # matrix columns and machines), and ties go to the lower index, so the neighbours are reproducible
+        d = np.round(sq_a[None, :] - 2 * xb[i:i + batch] @ xa.T, 6)
+        nn_idx = np.argsort(d, axis=1, kind="stable")[:, :k]
         for row in nn_idx:
             props = [captions[j] for j in row]
             scores = [cider.score(c, [p for q, p in enumerate(props) if q != n]) for n, c in enumerate(props)]
