@@ -51,8 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from t2t_hf.fileio import atomic_dir, atomic_path, atomic_write  # noqa: E402
 from training.common import (FastCider, greedy_captions, load_corpus_features, score_predictions,  # noqa: E402
                              write_json_atomic)
+from training.config_check import STAGE_NAMES, check_config  # noqa: E402
 
-STAGE_NAMES = ("pretrain", "caption", "scst")
 LOSS_FLAGS = {"app_type": "use_app_type_head", "contrastive": "use_contrastive", "prototype": "use_prototypes"}
 
 
@@ -66,7 +66,12 @@ def load_config(path, overrides=()) -> dict:
     p = Path(path)
     if not p.exists():
         raise T2TInputError(f"config file not found: {p}")
-    cfg = yaml.safe_load(p.read_text()) or {}
+    try:
+        cfg = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise T2TInputError(f"{p} is not valid YAML: {' '.join(str(e).split())}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise T2TInputError(f"cannot read config {p}: {e}") from None
     if not isinstance(cfg, dict):
         raise T2TInputError(f"{p} must hold a YAML mapping")
     for item in overrides:
@@ -79,10 +84,11 @@ def load_config(path, overrides=()) -> dict:
             node = node.setdefault(k, {})
             if not isinstance(node, dict):
                 raise T2TInputError(f"--set {item}: {k} is not a mapping in the config")
-        node[parts[-1]] = yaml.safe_load(value)
-    for name in cfg.get("stages", {}):
-        if name not in STAGE_NAMES:
-            raise T2TInputError(f"unknown stage {name!r} in {p}; stages are {STAGE_NAMES}")
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise T2TInputError(f"--set {item}: the value is not valid YAML") from None
+    check_config(cfg, str(p))
     return cfg
 
 

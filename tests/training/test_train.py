@@ -179,10 +179,33 @@ def test_bad_config_is_one_clear_error(tmp_path):
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("stages:\n  warmup: {steps: 3}\n")
-    with pytest.raises(T2TInputError, match="unknown stage"):
+    with pytest.raises(T2TInputError, match="stages.warmup: unknown key"):
         load_config(bad)
     with pytest.raises(T2TInputError, match="key.path=value"):
         load_config(TINY, ["no-equals-sign"])
+    bad.write_text("training:\n  batch_size: [1\n")
+    with pytest.raises(T2TInputError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("stages:\n  - pretrain\n")
+    with pytest.raises(T2TInputError, match="stages: must be a mapping"):
+        load_config(bad)
+    # every problem at once, each named with its key; a misspelt key gets the closest known name
+    cases = {"model.use_modulaton=false": "model.use_modulaton: unknown key (did you mean 'use_modulation'?)",
+             "stages.caption.steps=abc": "stages.caption.steps: must be an integer, got 'abc'",
+             "stages.caption.lr=abc": "stages.caption.lr: must be a number",
+             "training.eval_windows=abc": "training.eval_windows: must be an integer",
+             "training.batch_size=0": "training.batch_size: must be at least 1",
+             "training.gradient_accumulation_steps=0": "training.gradient_accumulation_steps: must be at least 1",
+             "data.num_windows=5": "data.num_windows: T2T-Sim needs at least 64 windows",
+             "stages.pretrain.loss_weights.contrastiv=1": "did you mean 'contrastive'?",
+             "training.mixed_precision=fp8": "training.mixed_precision: 'fp8' is not one of auto, no, fp16, bf16",
+             "data.corpus=imagenet": "data.corpus: 'imagenet' is not one of"}
+    with pytest.raises(T2TInputError) as e:
+        load_config(TINY, list(cases))
+    for message in cases.values():
+        assert message in str(e.value)
+    for shipped in (ROOT / "training" / "configs").glob("*.yaml"):  # the shipped configs pass
+        load_config(shipped)
 
 
 def test_schedule_is_a_pure_function_of_step():
