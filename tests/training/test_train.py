@@ -196,7 +196,7 @@ def test_bad_config_is_one_clear_error(tmp_path):
              "training.eval_windows=abc": "training.eval_windows: must be an integer",
              "training.batch_size=0": "training.batch_size: must be at least 1",
              "training.gradient_accumulation_steps=0": "training.gradient_accumulation_steps: must be at least 1",
-             "data.num_windows=5": "data.num_windows: T2T-Sim needs at least 64 windows",
+             "data.num_windows=5": "data.num_windows: T2T-Sim needs at least 16 windows",
              "stages.pretrain.loss_weights.contrastiv=1": "did you mean 'contrastive'?",
              "training.mixed_precision=fp8": "training.mixed_precision: 'fp8' is not one of auto, no, fp16, bf16",
              "data.corpus=imagenet": "data.corpus: 'imagenet' is not one of"}
