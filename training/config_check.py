@@ -3,8 +3,9 @@
 ``check_config(cfg, source)`` raises :class:`t2t_hf.errors.T2TInputError` naming every problem at once: unknown
 sections or keys (with the closest known name, so ``model.use_modulaton`` is caught instead of silently training
 the full model), values of the wrong type or out of range (``batch_size: 0``, ``steps: abc``,
-``gradient_accumulation_steps: 0``), and T2T-Sim corpora smaller than one window per (user, environment). ``model`` keys are checked against
-:class:`T2TConfig`'s arguments; the model's own ranges are checked when it is built.
+``gradient_accumulation_steps: 0``), and T2T-Sim corpora smaller than one window per (user, environment).
+``model`` keys are checked against :class:`T2TConfig`'s arguments; the model's own ranges are checked when it is
+built.
 """
 
 from __future__ import annotations
