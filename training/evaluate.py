@@ -82,5 +82,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli(argv=None) -> int:
+    """``main`` with bad input (model folder, corpus data) reported as one line and exit status 1."""
+    from t2t_hf.errors import T2TInputError
+
+    try:
+        return main(argv)
+    except T2TInputError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())
