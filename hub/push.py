@@ -281,26 +281,41 @@ def push(folders: list[Folder], namespace: str | None, token: str | None, privat
     if problems:
         raise PushError("; ".join(problems))
     api = HfApi(token=token)
-    if not namespace:
-        namespace = api.whoami()["name"]
-    for f in folders:
-        repo_id = f"{namespace}/{f.name}"
-        if f.repo_type != "space":
-            api.create_repo(repo_id, repo_type=f.repo_type, private=private, exist_ok=True)
-            info = api.upload_folder(folder_path=str(f.path), repo_id=repo_id, repo_type=f.repo_type,
-                                     commit_message=message, ignore_patterns=IGNORE)
-            print(f"pushed {f.repo_type} {repo_id}: {len(f.files)} files, {_human(f.total)} -> {info}")
-            continue
-        api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="t2t-space-"))
-        try:
-            files = stage_space(f, namespace, staging)
-            info = api.upload_folder(folder_path=str(staging), repo_id=repo_id, repo_type="space",
-                                     commit_message=message, ignore_patterns=IGNORE)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        print(f"pushed space {repo_id}: {len(files)} files, {_human(sum(s for _, s in files))} -> {info}")
+    pushed: list[str] = []
+    try:
+        if not namespace:
+            namespace = api.whoami()["name"]
+        for f in folders:
+            _push_one(api, f, f"{namespace}/{f.name}", namespace, private, message)
+            pushed.append(f"{namespace}/{f.name}")
+    except PushError:
+        raise
+    except Exception as e:  # the Hub or the network: HTTP errors, offline mode, a refused token, a timeout
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        done = f"already pushed: {', '.join(pushed)}" if pushed else "nothing was pushed"
+        raise PushError(f"the Hub upload failed ({type(e).__name__}: {first}); {done}. Check the token, the "
+                        "network and HF_HUB_OFFLINE, then run the same command again (uploads are idempotent)") \
+            from None
     return 0
+
+
+def _push_one(api, f: Folder, repo_id: str, namespace: str, private: bool, message: str) -> None:
+    """Create ``repo_id`` if needed and upload folder ``f`` in one commit (a Space from a staging folder)."""
+    if f.repo_type != "space":
+        api.create_repo(repo_id, repo_type=f.repo_type, private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(f.path), repo_id=repo_id, repo_type=f.repo_type,
+                                 commit_message=message, ignore_patterns=IGNORE)
+        print(f"pushed {f.repo_type} {repo_id}: {len(f.files)} files, {_human(f.total)} -> {info}")
+        return
+    api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="t2t-space-"))
+    try:
+        files = stage_space(f, namespace, staging)
+        info = api.upload_folder(folder_path=str(staging), repo_id=repo_id, repo_type="space",
+                                 commit_message=message, ignore_patterns=IGNORE)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"pushed space {repo_id}: {len(files)} files, {_human(sum(s for _, s in files))} -> {info}")
 
 
 def main(argv: list[str] | None = None) -> int:

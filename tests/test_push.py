@@ -233,9 +233,28 @@ def test_push_space_stages_package_and_card(push, hub, capsys, monkeypatch):
         raise RuntimeError("network down")
 
     monkeypatch.setattr(FakeApi, "upload_folder", failing_upload)
-    with pytest.raises(RuntimeError, match="network down"):
-        push.main(["--root", str(hub.parent / "nothing"), "--token", "hf_fake", "--namespace", "me", "--space"])
+    capsys.readouterr()
+    assert push.main(["--root", str(hub.parent / "nothing"), "--token", "hf_fake", "--namespace", "me",
+                      "--space"]) == 2
     assert not staged["folder"].exists()
+    # a Hub or network failure is one line naming the cause and what was already pushed, not a traceback
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the Hub upload failed (RuntimeError: network down); nothing was pushed")
+    assert len(err.splitlines()) == 1
+    calls.clear()
+    uploads = []
+
+    def second_fails(self, **kw):
+        uploads.append(kw["repo_id"])
+        if len(uploads) > 1:
+            raise RuntimeError("503 Service Unavailable\nmore detail")
+        return "ok"
+
+    monkeypatch.setattr(FakeApi, "upload_folder", second_fails)
+    assert push.main(["--root", str(hub), "--token", "hf_fake", "--namespace", "me"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"(RuntimeError: 503 Service Unavailable); already pushed: {uploads[0]}." in err
+    assert len(err.splitlines()) == 1
 
 
 @pytest.fixture(scope="module")
