@@ -214,8 +214,9 @@ class T2TConfig(PreTrainedConfig):
     def small(cls, **overrides) -> "T2TConfig":
         """The "t2t-small" preset: d_model 128, 2 encoder layers (FFN 256) + 2 decoder layers (FFN 512), 4 heads,
         256 packets pooled by 8 into 32 encoder tokens plus 20 time-bin tokens, 16 prototypes, captions up to 40
-        tokens (about 1.2 M parameters plus ``vocab_size * 128`` for the tied embeddings). Sized for >= 200 windows/s greedy on 2 CPU cores
-        (measured by ``benchmarks/inference.py``)."""
+        tokens (1.13 M parameters plus ``vocab_size * 128`` for the tied embeddings: 1.20 M with the shipped model's
+        605-token vocabulary). Sized for >= 200 windows/s greedy on 2 CPU cores (measured by
+        ``benchmarks/inference.py``)."""
         return cls(**{**T2T_SMALL, **overrides})
 
     def validate_t2t(self) -> None:
