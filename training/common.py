@@ -187,7 +187,8 @@ def load_corpus_features(corpus: str = "sim", *, num_windows: int = 3840, seed: 
                                 "traffic.mat (Conti et al., IEEE TIFS 2016)")
     key = json.dumps(dict(v=3, corpus=corpus, n=int(num_windows) if corpus != "knocking" else None, seed=int(seed),
                           data=str(data_dir) if corpus == "knocking" else None, P=max_packets, B=num_time_bins,
-                          F=max_flows, sim=_sim_fingerprint() if corpus != "knocking" else None), sort_keys=True)
+                          F=max_flows, sim=_sim_fingerprint() if corpus != "knocking" else None,
+                          code=_feature_code_fingerprint()), sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE
     path = cache / f"{corpus}-{digest}.pkl"
@@ -231,6 +232,18 @@ def load_corpus_features(corpus: str = "sim", *, num_windows: int = 3840, seed: 
 def _spread(n: int, k: int) -> np.ndarray:
     """k indices spread evenly over range(n) (a deterministic slice that keeps every user/app present)."""
     return np.unique(np.round(np.linspace(0, n - 1, k)).astype(np.int64))
+
+
+def _feature_code_fingerprint() -> str:
+    """Hash of the code that turns examples into the cached arrays (the feature extractor, the knocking loader
+    and this module's statistics), so a change there never reuses stale cached features either."""
+    from t2t_hf import feature_extraction_t2t
+    from t2t_hf.data import knocking
+
+    h = hashlib.sha1()
+    for p in (feature_extraction_t2t.__file__, knocking.__file__, __file__):
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _sim_fingerprint() -> str:
