@@ -48,12 +48,14 @@ ABLATIONS = {
     "t2t-no-prototype_loss": ["model.prototype_loss_weight=0.0", "stages.pretrain.loss_weights.prototype=0.0",
                               "stages.caption.loss_weights.prototype=0.0"],
     "t2t-no-stage1": ["stages.pretrain.enabled=false"],
+    "t2t-no-stage2": ["stages.caption.enabled=false"],  # SCST straight after pre-training, from an untrained decoder
     # t2t-no-stage3 needs no run of its own: it is the t2t run's model after stage 2 (exported by train.py)
 }
 ABLATION_TEXT = {
     "t2t-no-modulation": "dynamic feature modulation (FiLM)", "t2t-no-prototypes": "flow-pattern prototypes",
     "t2t-no-contrastive": "traffic-text contrastive loss (and heads)", "t2t-no-app_type_loss": "app-type loss (and head)",
     "t2t-no-prototype_loss": "prototype loss (prototypes kept)", "t2t-no-stage1": "stage 1 (encoder pre-training)",
+    "t2t-no-stage2": "stage 2 (teacher-forced captioning)",
     "t2t-no-stage3": "stage 3 (SCST, CIDEr reward)",
 }
 
