@@ -51,6 +51,9 @@ ABLATIONS = {
     "t2t-no-stage2": ["stages.caption.enabled=false"],  # SCST straight after pre-training, from an untrained decoder
     # t2t-no-stage3 needs no run of its own: it is the t2t run's model after stage 2 (exported by train.py)
 }
+#: the ablation reference again with other training seeds (same data): the run-to-run spread the ablations
+#: are judged against
+BUDGET_SEEDS = {"t2t-ablation-budget-seed1": 1, "t2t-ablation-budget-seed2": 2}
 ABLATION_TEXT = {
     "t2t-no-modulation": "dynamic feature modulation (FiLM)", "t2t-no-prototypes": "flow-pattern prototypes",
     "t2t-no-contrastive": "traffic-text contrastive loss (and heads)", "t2t-no-app_type_loss": "app-type loss (and head)",
@@ -117,8 +120,12 @@ class Bench:
             return json.loads(path.read_text())
         log(f"=== {corpus} / {model}")
         t0 = time.time()
-        res = getattr(self, "do_" + model.replace("-", "_"))(corpus) if not model.startswith("t2t-no-") \
-            else self.do_ablation(corpus, model)
+        if model.startswith("t2t-no-"):
+            res = self.do_ablation(corpus, model)
+        elif model in BUDGET_SEEDS:
+            res = self.do_t2t_ablation_budget(corpus, model, BUDGET_SEEDS[model])
+        else:
+            res = getattr(self, "do_" + model.replace("-", "_"))(corpus)
         if res is None:
             return None
         res["wall_seconds"] = time.time() - t0
@@ -253,8 +260,9 @@ class Bench:
             extra.update(command_seconds=s["wall_seconds"], data_seconds=s.get("data_seconds"))
         return self.eval_model(corpus, out / "model", extra)
 
-    def do_t2t_ablation_budget(self, corpus):
-        out = self.train(corpus, "t2t-ablation-budget", ABLATION_SET if not self.quick else ())
+    def do_t2t_ablation_budget(self, corpus, name="t2t-ablation-budget", seed=None):
+        sets = list(ABLATION_SET if not self.quick else ()) + ([f"training.seed={seed}"] if seed is not None else [])
+        out = self.train(corpus, name, sets)
         s = json.loads((out / "train_summary.json").read_text())
         return self.eval_model(corpus, out / "model", {"train_seconds": s["train_seconds"],
                                                        "optimizer_steps": s["global_step"]})
@@ -301,7 +309,7 @@ class Bench:
 def full_plan() -> list[tuple[str, str]]:
     """Every (corpus, model) item of the benchmark, in run order."""
     plan = [("sim", m) for m in ["oracle", "retrieval", "classifier_template", "t2t", "transformer_lstm",
-                                 "t2t-ablation-budget", "t2t-no-stage3", *ABLATIONS]]
+                                 "t2t-ablation-budget", *BUDGET_SEEDS, "t2t-no-stage3", *ABLATIONS]]
     plan += [("knocking", m) for m in ["random_forest", "retrieval", "classifier_template", "t2t"]]
     plan += [("sim_cross_env", m) for m in ["oracle", "retrieval", "classifier_template", "t2t"]]
     return plan
@@ -396,21 +404,26 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int, header: str 
         abl = [m for m in rows if m.startswith("t2t-no-")]
         ref = "t2t-ablation-budget" if "t2t-ablation-budget" in rows else "t2t"
         if abl and ref in rows:
-            base = rows[ref]["CIDEr"]
+            base = reference_cider(rows, ref)
             lines += [f"### Ablations on {corpus}", "",
                       f"Each ablation removes one component and is trained with the same recipe and step budget as "
                       f"the reference `{ref}` (CIDEr {base:.1f}"
+                      + (f", the mean of its {len(seed_runs(rows, ref))} seeds" if seed_range(rows, ref) else "")
                       + (f", {rows[ref].get('optimizer_steps', 0):.0f} optimizer steps" if rows[ref].get('optimizer_steps') else "")
                       + "). `t2t-no-stage3` is measured on the full recipe instead: the shipped `t2t` run's own "
-                      "model after stage 2 (best validation weights), compared with `t2t`. One seed per run: "
-                      "run-to-run variance was not measured, and at this small budget differences of a few CIDEr "
-                      "may be noise.", "",
-                      "| ablation | component removed | CIDEr | ΔCIDEr (t2t − ablation) | gains ≥ 2 CIDEr? |",
-                      "|---|---|---|---|---|"]
+                      "model after stage 2 (best validation weights), compared with `t2t`. "
+                      + seed_sentence(rows, ref), "",
+                      "| ablation | component removed | CIDEr | ΔCIDEr (t2t − ablation) | gains ≥ 2 CIDEr? | "
+                      "against the reference's seed range |",
+                      "|---|---|---|---|---|---|"]
+            lo_hi = seed_range(rows, ref)
             for m in sorted(abl):
                 d = (rows["t2t"]["CIDEr"] if m == "t2t-no-stage3" and "t2t" in rows else base) - rows[m]["CIDEr"]
+                where = "–" if m == "t2t-no-stage3" or lo_hi is None else (
+                    "below: the component helps" if rows[m]["CIDEr"] < lo_hi[0] else
+                    "above: the component hurts" if rows[m]["CIDEr"] > lo_hi[1] else "within: no measurable effect")
                 lines.append(f"| {m} | {ABLATION_TEXT.get(m, '')} | {fmt(rows[m]['CIDEr'])} | {d:+.1f} | "
-                             f"{'yes' if d >= 2 else '**no**'} |")
+                             f"{'yes' if d >= 2 else '**no**'} | {where} |")
             lines.append("")
     lines += targets_section(res)
     missing = [f"{c}:{m}" for c, m in plan if m not in res.get(c, {})]
@@ -420,6 +433,36 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int, header: str 
                   "shared machine, or failed; `python training/benchmark.py --only ...` runs them): "
                   + ", ".join(f"`{x}`" for x in missing) + ".", ""]
     return "\n".join(lines) + "\n"
+
+
+def seed_runs(rows: dict, ref: str) -> list[str]:
+    """The ablation reference's runs present in ``rows``: ``ref`` (seed 0) and its other training seeds."""
+    return [m for m in [ref, *(BUDGET_SEEDS if ref == "t2t-ablation-budget" else ())]
+            if m in rows and "CIDEr" in rows[m]]
+
+
+def seed_range(rows: dict, ref: str) -> tuple[float, float] | None:
+    """(min, max) CIDEr of the ablation reference over its training seeds, or None without the seed runs."""
+    vals = [rows[m]["CIDEr"] for m in seed_runs(rows, ref)]
+    return (min(vals), max(vals)) if len(vals) > 1 else None
+
+
+def reference_cider(rows: dict, ref: str) -> float:
+    """What the ablations are compared with: the mean CIDEr of the reference's seeds (seed 0 alone without them)."""
+    return float(np.mean([rows[m]["CIDEr"] for m in seed_runs(rows, ref)]))
+
+
+def seed_sentence(rows: dict, ref: str) -> str:
+    lo_hi = seed_range(rows, ref)
+    if lo_hi is None:
+        return ("One seed per run: run-to-run variance was not measured, and at this small budget differences "
+                "of a few CIDEr may be noise.")
+    seeds = seed_runs(rows, ref)
+    vals = ", ".join(f"{rows[m]['CIDEr']:.1f}" for m in seeds)
+    numbers = ", ".join(str(BUDGET_SEEDS.get(m, 0)) for m in seeds)
+    return (f"Run-to-run spread: the reference trained with training seeds {numbers} (same data) scores {vals} "
+            f"CIDEr, a range of {lo_hi[1] - lo_hi[0]:.1f}; each ablation is one run (seed 0), so only a score "
+            "outside that range shows an effect of the component.")
 
 
 def targets_section(res: dict) -> list[str]:
@@ -456,9 +499,16 @@ def targets_section(res: dict) -> list[str]:
     ref = "t2t-ablation-budget" if "t2t-ablation-budget" in sim else "t2t"
     if abl and ref in sim:
         weak = [m for m, r in abl.items()
-                if sim["t2t" if m == "t2t-no-stage3" and "t2t" in sim else ref]["CIDEr"] - r["CIDEr"] < 2]
+                if (sim["t2t"]["CIDEr"] if m == "t2t-no-stage3" and "t2t" in sim else reference_cider(sim, ref))
+                - r["CIDEr"] < 2]
+        lo_hi = seed_range(sim, ref)
+        helps = sorted(m for m, r in abl.items() if m != "t2t-no-stage3" and lo_hi and r["CIDEr"] < lo_hi[0])
         out.append(f"- Each component gains ≥ 2 CIDEr or the table says it does not: components that do NOT gain "
-                   f"≥ 2 CIDEr: {', '.join(sorted(weak)) if weak else 'none'}.")
+                   f"≥ 2 CIDEr: {', '.join(sorted(weak)) if weak else 'none'}."
+                   + (f" Removing a component scores below the reference's seed range {lo_hi[0]:.1f}–{lo_hi[1]:.1f} "
+                      f"(a gain larger than run-to-run noise) only for: {', '.join(helps) if helps else 'none'}"
+                      + (" (and stage 3, measured on the full recipe)" if "t2t-no-stage3" in abl else "") + "."
+                      if lo_hi else ""))
     if "t2t" in sim and "CIDEr/messaging" in sim["t2t"]:
         t, m = sim["t2t"]["CIDEr"], sim["t2t"]["CIDEr/messaging"]
         out.append(f"- Messaging (the paper's weak spot) no more than 10 CIDEr below all apps: messaging {m:.1f} vs "
