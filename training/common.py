@@ -17,6 +17,7 @@ import math
 import os
 import pickle
 import re
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -425,3 +426,13 @@ def write_json_atomic(obj, path) -> None:
 def write_text_atomic(text: str, path) -> None:
     """``text`` (UTF-8) at ``path``, atomically (parents created)."""
     atomic_write(path, text, make_parents=True)
+
+
+def run_reporting_input_errors(main, argv=None) -> int:
+    """``main(argv)`` with bad input (T2TInputError: config, data, model folder) reported as one ``error:`` line
+    on stderr and exit status 1, no traceback; the scripts' ``cli`` entry points."""
+    try:
+        return main(argv)
+    except T2TInputError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1

@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.common import greedy_captions, load_corpus_features, score_predictions, write_json_atomic  # noqa: E402
+from training.common import (greedy_captions, load_corpus_features, run_reporting_input_errors,  # noqa: E402
+                             score_predictions, write_json_atomic)
 
 
 def load_model(path):
@@ -84,13 +85,7 @@ def main(argv=None) -> int:
 
 def cli(argv=None) -> int:
     """``main`` with bad input (model folder, corpus data) reported as one line and exit status 1."""
-    from t2t_hf.errors import T2TInputError
-
-    try:
-        return main(argv)
-    except T2TInputError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return 1
+    return run_reporting_input_errors(main, argv)
 
 
 if __name__ == "__main__":

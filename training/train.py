@@ -49,8 +49,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from t2t_hf.fileio import atomic_dir, atomic_path, atomic_write  # noqa: E402
-from training.common import (FastCider, greedy_captions, load_corpus_features, score_predictions,  # noqa: E402
-                             write_json_atomic)
+from training.common import (FastCider, greedy_captions, load_corpus_features,  # noqa: E402
+                             run_reporting_input_errors, score_predictions, write_json_atomic)
 from training.config_check import STAGE_NAMES, check_config  # noqa: E402
 
 LOSS_FLAGS = {"app_type": "use_app_type_head", "contrastive": "use_contrastive", "prototype": "use_prototypes"}
@@ -565,13 +565,7 @@ def main(argv=None) -> int:
 
 def cli(argv=None) -> int:
     """``main`` with bad input (config, data, init_from) reported as one line and exit status 1, no traceback."""
-    from t2t_hf.errors import T2TInputError
-
-    try:
-        return main(argv)
-    except T2TInputError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
-        return 1
+    return run_reporting_input_errors(main, argv)
 
 
 if __name__ == "__main__":
