@@ -404,11 +404,11 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int, header: str 
         abl = [m for m in rows if m.startswith("t2t-no-")]
         ref = "t2t-ablation-budget" if "t2t-ablation-budget" in rows else "t2t"
         if abl and ref in rows:
-            base = reference_cider(rows, ref)
+            base, lo_hi = reference_cider(rows, ref), seed_range(rows, ref)
             lines += [f"### Ablations on {corpus}", "",
                       f"Each ablation removes one component and is trained with the same recipe and step budget as "
                       f"the reference `{ref}` (CIDEr {base:.1f}"
-                      + (f", the mean of its {len(seed_runs(rows, ref))} seeds" if seed_range(rows, ref) else "")
+                      + (f", the mean of its {len(seed_runs(rows, ref))} seeds" if lo_hi else "")
                       + (f", {rows[ref].get('optimizer_steps', 0):.0f} optimizer steps" if rows[ref].get('optimizer_steps') else "")
                       + "). `t2t-no-stage3` is measured on the full recipe instead: the shipped `t2t` run's own "
                       "model after stage 2 (best validation weights), compared with `t2t`. "
@@ -416,7 +416,6 @@ def render_markdown(res: dict, plan, quick: bool, num_windows: int, header: str 
                       "| ablation | component removed | CIDEr | ΔCIDEr (t2t − ablation) | gains ≥ 2 CIDEr? | "
                       "against the reference's seed range |",
                       "|---|---|---|---|---|---|"]
-            lo_hi = seed_range(rows, ref)
             for m in sorted(abl):
                 d = (rows["t2t"]["CIDEr"] if m == "t2t-no-stage3" and "t2t" in rows else base) - rows[m]["CIDEr"]
                 where = "–" if m == "t2t-no-stage3" or lo_hi is None else (
@@ -498,9 +497,9 @@ def targets_section(res: dict) -> list[str]:
     abl = {m: r for m, r in sim.items() if m.startswith("t2t-no-")}
     ref = "t2t-ablation-budget" if "t2t-ablation-budget" in sim else "t2t"
     if abl and ref in sim:
+        base = reference_cider(sim, ref)
         weak = [m for m, r in abl.items()
-                if (sim["t2t"]["CIDEr"] if m == "t2t-no-stage3" and "t2t" in sim else reference_cider(sim, ref))
-                - r["CIDEr"] < 2]
+                if (sim["t2t"]["CIDEr"] if m == "t2t-no-stage3" and "t2t" in sim else base) - r["CIDEr"] < 2]
         lo_hi = seed_range(sim, ref)
         helps = sorted(m for m, r in abl.items() if m != "t2t-no-stage3" and lo_hi and r["CIDEr"] < lo_hi[0])
         out.append(f"- Each component gains ≥ 2 CIDEr or the table says it does not: components that do NOT gain "

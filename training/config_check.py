@@ -110,7 +110,7 @@ def check_config(cfg: dict, source: str = "config") -> None:
                 continue
             schema = {**STAGE, **(SCST if name == "scst" else {})}
             _section(problems, f"stages.{name}.", stage, schema)
-            weights = (stage or {}).get("loss_weights") if isinstance(stage, dict) else None
+            weights = stage.get("loss_weights") if isinstance(stage, dict) else None
             if isinstance(weights, dict):
                 _section(problems, f"stages.{name}.loss_weights.", weights,
                          {n: ("float", 0.0) for n in LOSS_NAMES})

@@ -203,14 +203,16 @@ def main(argv=None) -> int:
     summary = json.loads(found[0].read_text())
     import yaml
 
-    config = yaml.safe_load((ROOT / "training" / "configs" / "t2t-small.yaml").read_text())
+    # the config the run really used (with its --set overrides): recorded by train.py in the summary, or, for
+    # older runs, kept in their checkpoints; else the recipe's YAML
+    config = summary.get("config")
     latest = run / "checkpoints" / "latest"
-    if "config" in summary:  # the config the run really used (train.py records it)
-        config = summary["config"]
-    elif latest.exists():  # the config the run really used (with its --set overrides), kept in its checkpoints
+    if config is None and latest.exists():
         state = run / "checkpoints" / latest.read_text().strip() / "trainer_state.json"
         if state.exists():
-            config = json.loads(state.read_text()).get("config", config)
+            config = json.loads(state.read_text()).get("config")
+    if config is None:
+        config = yaml.safe_load((ROOT / "training" / "configs" / "t2t-small.yaml").read_text())
     results = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else {}
     card = render_card(results, summary, config)
     if not args.no_copy:

@@ -423,6 +423,12 @@ def main(argv=None) -> int:
     # whole-command time over invocations: a resumed run adds the earlier ones (up to their last checkpoint)
     prior = {k: float(state.get(k, 0.0)) for k in ("wall_seconds", "data_seconds")}
     invocations = int(state.get("invocations", 0)) + 1
+
+    def command_times() -> dict:
+        """Corpus-feature and whole-command seconds so far, summed over the invocations of a resumed run."""
+        return {"wall_seconds": prior["wall_seconds"] + time.time() - t_start,
+                "data_seconds": prior["data_seconds"] + data_seconds, "invocations": invocations}
+
     accelerator.init_trackers("tb")
 
     def evaluate_now() -> dict:
@@ -523,8 +529,7 @@ def main(argv=None) -> int:
             t_stage = time.time()
             at_end = state["stage_step"] >= steps or state["stage_done"]
             if (ckpt_every and gs % ckpt_every == 0) or at_end:
-                state.update(wall_seconds=prior["wall_seconds"] + time.time() - t_start, invocations=invocations,
-                             data_seconds=prior["data_seconds"] + data_seconds)
+                state.update(command_times())
                 save_checkpoint(accelerator, out, state)
                 if args.kill_after_step is not None and gs >= args.kill_after_step:
                     os._exit(137)
@@ -544,11 +549,7 @@ def main(argv=None) -> int:
                "stage_seconds": state["stage_seconds"], "train_seconds": sum(state["stage_seconds"].values()),
                "processes": world, "device": str(accelerator.device), "mixed_precision": mp,
                "parameters": n_params, "train_windows": len(train), "history": state["history"],
-               # corpus features (generated, or read from the cache) and the whole command, summed over the
-               # invocations of a resumed run (each up to its last checkpoint), and how many there were
-               "data_seconds": prior["data_seconds"] + data_seconds,
-               "wall_seconds": prior["wall_seconds"] + time.time() - t_start, "invocations": invocations,
-               "cpu_cores": os.cpu_count(), "config": cfg}
+               **command_times(), "cpu_cores": os.cpu_count(), "config": cfg}
     if main_proc:
         final = copy.deepcopy(accelerator.unwrap_model(model)).cpu().eval()
         for k, v in base_weights.items():
